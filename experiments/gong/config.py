@@ -1,0 +1,142 @@
+"""Gong et al., "A U-Net based multi-scale feature extraction for liver tumour segmentation in CT images".
+
+Every value comes from the paper (`../shared/papers/gong_multiscale_fusion.md`) with its section;
+where the paper is silent the choice is marked CHOICE and listed in this package's README.
+
+    python -m experiments.gong.reproduce --profile cpu          # phantom, 2 CPU cores
+    python -m experiments.gong.reproduce --profile paper --data-dir LITS_DIR   # GPU, LiTS
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+from liverseg.config import AugmentConfig, DataConfig, PreprocessConfig, TrainConfig
+from liverseg.errors import OptionError
+
+PROFILES = ("paper", "cpu", "smoke")
+
+
+@dataclass(frozen=True)
+class UNetConfig:
+    """Coarse stage (2.2): plain U-Net."""
+
+    base_filters: int = 64  # 2.2: "increased from 64 to 512 in a double increment"
+    depth: int = 4  # 2.2: "four down-sampling and up-sampling"
+    kernel_size: int = 3  # 2.2: "3*3"
+    padding: str = "same"  # 2.2: "same padding"
+    dropout: float = 0.5  # CHOICE: 2.2 names drop-out in the down path; 0.5 at the bottleneck as in Ronneberger's U-Net
+    outputs: tuple[str, ...] = ("liver", "tumour")  # CHOICE: 2.2 "sigmoid ... locating liver and tumour": two sigmoid channels
+
+
+@dataclass(frozen=True)
+class FusionNetConfig:
+    """Fine stage (2.2, Fig. 2-3): 7x7 stem, dense blocks with residual connections, 3 poolings, multi-scale fusion."""
+
+    stem_kernel: int = 7  # 2.2: "7 x 7 convolutional layer"
+    base_filters: int = 64  # CHOICE: Fig. 2 gives no widths; 64 as in the coarse U-Net, doubling per scale
+    poolings: int = 3  # 2.2: "pooling operation three times ... four levels"
+    dense_layers: int = 4  # CHOICE: layers per dense block (Fig. 3b draws four)
+    growth_rate: int = 0  # CHOICE: 0 = base_filters // 4 at each scale (DenseNet-style k = filters / layers)
+    outputs: tuple[str, ...] = ("tumour",)  # 2.2: second network segments the tumour, sigmoid
+
+
+@dataclass(frozen=True)
+class GongConfig:
+    profile: str
+    seed: int = 0
+    preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+    coarse_model: UNetConfig = field(default_factory=UNetConfig)
+    fine_model: FusionNetConfig = field(default_factory=FusionNetConfig)
+    coarse_data: DataConfig = field(default_factory=DataConfig)
+    fine_data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    coarse_train: TrainConfig = field(default_factory=TrainConfig)
+    fine_train: TrainConfig = field(default_factory=TrainConfig)
+    threshold: float = 0.5  # CHOICE: sigmoid outputs thresholded at 0.5
+    # 3: "40 training / 20 test patients", only patients with tumours, large:small 1:1
+    train_patients: int = 40
+    test_patients: int = 20
+    phantom_cases: int = 0  # phantom profile size (0 with real data)
+    phantom_size: int = 512
+
+
+def _paper() -> GongConfig:
+    preprocess = PreprocessConfig(
+        window=(-100.0, 200.0),  # CHOICE: 2.1 gives no window; the liver window of Christ et al. [7]
+        denoise="median",  # 2.1 "denoising": CHOICE 3x3 median (removes speckle, keeps edges)
+        denoise_size=3,
+        smooth_sigma=0.5,  # 2.1 "smoothing": CHOICE Gaussian, sigma 0.5 px
+        equalize="clahe",  # 2.1 "contrast enhancement": CHOICE CLAHE (local histogram equalisation)
+        size=512,  # 2.2 / 3: 512 x 512 scans
+    )
+    augment = AugmentConfig(
+        # 3: "rotation (0.2 range), shift ... (0.05) ... shear (0.05), zoom (0.05), and flip (horizontal)".
+        # CHOICE: values are taken in Keras ImageDataGenerator units, the API the paper used (3:
+        # "implemented using Keras"): rotation_range in degrees, shear_range in degrees.
+        rotation_range=0.2,
+        width_shift_range=0.05,
+        height_shift_range=0.05,
+        shear_range=0.05,
+        zoom_range=0.05,
+        horizontal_flip=True,
+        fill_mode="nearest",
+    )
+    coarse_data = DataConfig(
+        sampling="liver",  # 2.1: "only select slices containing liver tissue"
+        targets=("liver", "tumour"),
+        batch_size=4,  # CHOICE: not given; fits an 8 GB RTX 2080 (3) at 512 x 512
+        val_fraction=0.2,  # CHOICE: validation patients held out of the 40 training patients
+        split_seed=0,
+    )
+    fine_data = DataConfig(
+        sampling="tumour",  # 2.1: "Slices containing the tumour ... are selected"
+        targets=("tumour",),
+        crop="tiles",  # 2.1: "divided into 4 slices with size 256*256"
+        crop_size=256,  # 2.2: 256 x 256 crop
+        crop_target="tumour",
+        crop_jitter=64,  # CHOICE: shift of the tumour-centred crops mixed in (see README)
+        batch_size=8,  # CHOICE: not given
+        val_fraction=0.2,
+        split_seed=0,
+    )
+    return GongConfig(
+        profile="paper",
+        preprocess=preprocess,
+        coarse_model=UNetConfig(),
+        fine_model=FusionNetConfig(),
+        coarse_data=coarse_data,
+        fine_data=fine_data,
+        augment=augment,
+        coarse_train=TrainConfig(epochs=60, learning_rate=1e-4, optimizer="adam"),  # 3: Adam, 1e-4, 60 epochs
+        fine_train=TrainConfig(epochs=150, learning_rate=1e-5, optimizer="adam"),  # 3: Adam, 1e-5, 150 epochs
+    )
+
+
+def get_config(profile: str = "paper") -> GongConfig:
+    """Resolved config of a profile: `paper` (the paper's settings), `cpu` (2 CPU cores), `smoke` (tests)."""
+    if profile not in PROFILES:
+        raise OptionError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+    cfg = _paper()
+    if profile == "paper":
+        return cfg
+    if profile == "cpu":
+        size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 128, 8, 8, 12, 16, 16
+        coarse_bs, fine_bs = 8, 16
+    else:
+        size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 64, 4, 4, 2, 2, 6
+        coarse_bs, fine_bs = 8, 8
+    return replace(
+        cfg,
+        profile=profile,
+        preprocess=replace(cfg.preprocess, size=size),
+        coarse_model=replace(cfg.coarse_model, base_filters=coarse_f, dropout=0.0 if profile == "smoke" else 0.5),
+        fine_model=replace(cfg.fine_model, base_filters=fine_f),
+        coarse_data=replace(cfg.coarse_data, batch_size=coarse_bs),
+        fine_data=replace(cfg.fine_data, batch_size=fine_bs, crop_size=size // 2, crop_jitter=size // 8),
+        coarse_train=replace(cfg.coarse_train, epochs=coarse_ep, learning_rate=1e-3),
+        fine_train=replace(cfg.fine_train, epochs=fine_ep, learning_rate=1e-3),
+        train_patients=max(2, cases * 2 // 3),
+        test_patients=cases - max(2, cases * 2 // 3),
+        phantom_cases=cases,
+        phantom_size=256 if profile == "cpu" else 128,
+    )
