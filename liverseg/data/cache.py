@@ -1,0 +1,122 @@
+"""Slice cache on disk: one folder per case with memory-mapped `.npy` arrays, plus a manifest.
+
+Layout of a cache written by `liverseg prep`::
+
+    ROOT/recipe.json                      paper, preprocess recipe and its hash
+    ROOT/manifest.csv                     one row per slice (see MANIFEST_COLUMNS)
+    ROOT/cases/<case_id>/image.npy        float16 (Z, S, S), preprocessed to [0, 1]
+    ROOT/cases/<case_id>/label.npy        uint8   (Z, S, S), labels 0 / 1 / 2
+    ROOT/cases/<case_id>/meta.json        spacing, affines, shapes, source files
+
+Why `.npy` + `np.load(mmap_mode="r")`: a training step reads a few random slices of a few
+cases; a memory map reads exactly those pages with no decoding, no index and no Python-side
+parsing, and the OS page cache keeps hot cases in RAM across epochs. TFRecord would need a full
+sequential scan (or sharding plus an index) for random slice access and protobuf decoding per
+example; `benchmarks/cache_format.py` measures both on the same slices.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from liverseg.errors import InputError
+
+MANIFEST_COLUMNS = (
+    "case_id", "patient_id", "source_image", "source_label", "slice_index", "num_slices",
+    "spacing_x", "spacing_y", "spacing_z", "liver_pixels", "tumour_pixels", "recipe_hash",
+)
+
+
+def case_dir(root: str | os.PathLike, case_id: str) -> Path:
+    return Path(root) / "cases" / case_id
+
+
+def write_case(root, case_id: str, image: np.ndarray, label: np.ndarray, meta: dict) -> Path:
+    """Write one case atomically: into `cases/.<case_id>.tmp`, then rename to `cases/<case_id>`."""
+    if image.shape != label.shape or image.ndim != 3:
+        raise ValueError(f"case {case_id}: image {image.shape} and label {label.shape} must be equal (Z, S, S)")
+    final = case_dir(root, case_id)
+    tmp = final.parent / f".{case_id}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    np.save(tmp / "image.npy", np.ascontiguousarray(image, dtype=np.float16))
+    np.save(tmp / "label.npy", np.ascontiguousarray(label, dtype=np.uint8))
+    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def slice_rows(case_id: str, patient_id: str, label: np.ndarray, meta: dict, recipe_hash: str) -> list[dict]:
+    """Manifest rows of one case: per slice, liver (label >= 1) and tumour (label == 2) pixel counts."""
+    liver = (label >= 1).reshape(label.shape[0], -1).sum(axis=1)
+    tumour = (label == 2).reshape(label.shape[0], -1).sum(axis=1)
+    sx, sy, sz = meta["spacing"]
+    return [
+        dict(case_id=case_id, patient_id=patient_id, source_image=meta.get("source_image", ""),
+             source_label=meta.get("source_label", ""), slice_index=k, num_slices=int(label.shape[0]),
+             spacing_x=sx, spacing_y=sy, spacing_z=sz, liver_pixels=int(liver[k]),
+             tumour_pixels=int(tumour[k]), recipe_hash=recipe_hash)
+        for k in range(label.shape[0])
+    ]
+
+
+def write_manifest(root, rows: list[dict], recipe: dict) -> None:
+    """Write `manifest.csv` and `recipe.json` atomically (temporary names, then rename)."""
+    root = Path(root)
+    frame = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
+    tmp_csv = root / ".manifest.csv.tmp"
+    frame.to_csv(tmp_csv, index=False)
+    tmp_json = root / ".recipe.json.tmp"
+    tmp_json.write_text(json.dumps(recipe, indent=1, default=_jsonable))
+    os.replace(tmp_json, root / "recipe.json")
+    os.replace(tmp_csv, root / "manifest.csv")
+
+
+class SliceCache:
+    """Read side of a slice cache: manifest as a DataFrame and per-case memory-mapped arrays."""
+
+    def __init__(self, root: str | os.PathLike):
+        self.root = Path(root)
+        manifest = self.root / "manifest.csv"
+        if not manifest.is_file():
+            raise InputError(self.root, "not a slice cache (no manifest.csv); run `liverseg prep` first")
+        self.manifest = pd.read_csv(manifest, dtype={"case_id": str, "patient_id": str})
+        self.recipe = json.loads((self.root / "recipe.json").read_text())
+        self._images: dict[str, np.ndarray] = {}
+        self._labels: dict[str, np.ndarray] = {}
+
+    @property
+    def case_ids(self) -> list[str]:
+        return list(dict.fromkeys(self.manifest["case_id"]))
+
+    def image(self, case_id: str) -> np.ndarray:
+        if case_id not in self._images:
+            self._images[case_id] = np.load(case_dir(self.root, case_id) / "image.npy", mmap_mode="r",
+                                            allow_pickle=False)
+        return self._images[case_id]
+
+    def label(self, case_id: str) -> np.ndarray:
+        if case_id not in self._labels:
+            self._labels[case_id] = np.load(case_dir(self.root, case_id) / "label.npy", mmap_mode="r",
+                                            allow_pickle=False)
+        return self._labels[case_id]
+
+    def meta(self, case_id: str) -> dict:
+        return json.loads((case_dir(self.root, case_id) / "meta.json").read_text())
+
+
+def _jsonable(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (np.integer, np.floating)):
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
