@@ -58,6 +58,7 @@ class GongConfig:
     test_patients: int = 20
     phantom_cases: int = 0  # phantom profile size (0 with real data)
     phantom_size: int = 512
+    phantom_seed: int = 0  # the phantom is fixed; --seed changes training only
 
 
 def _paper() -> GongConfig:

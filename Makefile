@@ -1,0 +1,55 @@
+# liverseg: every target creates (or reuses) the virtual environment it needs.
+#   make reproduce-gong                          phantom, cpu profile (2 CPU cores, minutes)
+#   make reproduce-gong PROFILE=paper LITS_DIR=/data/lits GPU=1
+#   make test                                    the test suite CI runs
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PROFILE ?= cpu
+SEED ?= 0
+GPU ?= 0
+PAPERS := gong gruber li_dalunet liu_crunet bi_cascaded_resnet
+REQS := $(if $(filter 1,$(GPU)),requirements-gpu.txt,requirements.txt)
+
+export TF_CPP_MIN_LOG_LEVEL ?= 2
+export PYTHONHASHSEED ?= 0
+
+.PHONY: venv dev test test-fast bench clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
+
+$(VENV)/.runtime-$(GPU): requirements-base.txt $(REQS) setup.cfg
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r $(REQS)
+	$(PY) -m pip install -q --no-deps --no-build-isolation -e . || $(PY) -m pip install -q --no-deps -e .
+	@touch $@
+
+$(VENV)/.dev-$(GPU): $(VENV)/.runtime-$(GPU) requirements-dev.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
+	@touch $@
+
+venv: $(VENV)/.runtime-$(GPU)
+dev: $(VENV)/.dev-$(GPU)
+
+# The whole suite, real-data tests included (they read ../shared/data); GPU tests are never run here.
+test: $(VENV)/.dev-$(GPU)
+	$(PY) -m pytest -m "not gpu" -q
+
+test-fast: $(VENV)/.dev-$(GPU)
+	$(PY) -m pytest -m "not gpu and not slow and not realdata" -q
+
+DATA_ARGS = $(if $(LITS_DIR),--data-dir $(LITS_DIR))$(if $(IRCADB_DIR), --data-dir $(IRCADB_DIR) --dataset ircadb)
+RUN_ARGS = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
+
+$(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
+	$(PY) -m experiments.$*.reproduce --profile $(PROFILE) --seed $(SEED) $(DATA_ARGS) $(RUN_ARGS)
+
+$(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
+	$(PY) -m experiments.$*.expected --update
+
+bench: $(VENV)/.dev-$(GPU)
+	$(PY) benchmarks/pipeline.py
+	$(PY) benchmarks/metrics.py
+	$(PY) benchmarks/cache_format.py
+
+clean:
+	rm -rf .pytest_cache build *.egg-info
