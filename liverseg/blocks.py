@@ -1,0 +1,229 @@
+"""Functional block builders shared by the paper models.
+
+Every function takes a channels-last tensor `x` (B, H, W, C) and a `name`
+prefix, and names every layer it creates from that prefix (`f"{name}_conv1"`,
+...), so a model built from blocks has readable, unique layer names.
+Attention gates, ConvLSTM skip fusion and multi-scale fusion live in
+`liverseg.blocks_fusion` and are re-exported here.
+"""
+from __future__ import annotations
+
+from keras import layers
+
+from liverseg.blocks_fusion import attention_gate, convlstm_skip_fusion, multiscale_fusion
+from liverseg.errors import OptionError
+
+__all__ = [
+    "conv_bn_act",
+    "unet_encoder_stage",
+    "unet_decoder_stage",
+    "residual_block",
+    "dilated_residual_block",
+    "dense_block",
+    "attention_gate",
+    "convlstm_skip_fusion",
+    "multiscale_fusion",
+    "center_crop_to",
+]
+
+
+def _channels(x) -> int:
+    return int(x.shape[-1])
+
+
+def conv_bn_act(x, filters, kernel_size=3, *, strides=1, padding="same", dilation_rate=1,
+                activation="relu", use_bn=True, name):
+    """Conv2D -> (BatchNorm) -> (activation).
+
+    Layers: `{name}_conv`, `{name}_bn` (when `use_bn`), `{name}_act` (when
+    `activation` is not None). The convolution has no bias when followed by
+    batch normalisation (the BN offset replaces it).
+    """
+    if padding not in ("same", "valid"):
+        raise OptionError(f"padding must be 'same' or 'valid', got {padding!r}")
+    x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
+                      dilation_rate=dilation_rate, use_bias=not use_bn,
+                      kernel_initializer="he_normal", name=f"{name}_conv")(x)
+    if use_bn:
+        x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    if activation is not None:
+        x = layers.Activation(activation, name=f"{name}_act")(x)
+    return x
+
+
+def unet_encoder_stage(x, filters, *, padding="same", n_convs=2, dropout=0.0, use_bn=True, name):
+    """One contracting U-Net stage: `n_convs` x (conv3x3-BN-ReLU), optional dropout, 2x2 max-pool.
+
+    Returns `(skip, pooled)`: the stage's features before pooling (for the skip
+    connection) and after pooling. Layers: `{name}_c1`.. `{name}_c{n}`
+    (conv_bn_act prefixes), `{name}_drop`, `{name}_pool`.
+    """
+    for i in range(n_convs):
+        x = conv_bn_act(x, filters, 3, padding=padding, use_bn=use_bn, name=f"{name}_c{i + 1}")
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    pooled = layers.MaxPooling2D(2, name=f"{name}_pool")(x)
+    return x, pooled
+
+
+def center_crop_to(skip, target, *, name):
+    """Centre-crops `skip` spatially to the static (H, W) of `target` with `Cropping2D`.
+
+    Returns `skip` unchanged when the sizes already agree. An odd difference
+    puts the extra row/column on the bottom/right. Raises OptionError when
+    the sizes are unknown at build time or `target` is larger than `skip`.
+    """
+    sh, sw = skip.shape[1], skip.shape[2]
+    th, tw = target.shape[1], target.shape[2]
+    if None not in (sh, sw, th, tw) and (sh, sw) == (th, tw):
+        return skip
+    if None in (sh, sw, th, tw):
+        raise OptionError(
+            f"{name}: cannot crop a skip connection of unknown size {(sh, sw)} to {(th, tw)}; "
+            "valid padding needs a fixed input size")
+    dh, dw = sh - th, sw - tw
+    if dh < 0 or dw < 0:
+        raise OptionError(f"{name}: skip connection {(sh, sw)} is smaller than the decoder features {(th, tw)}")
+    crop = ((dh // 2, dh - dh // 2), (dw // 2, dw - dw // 2))
+    return layers.Cropping2D(crop, name=f"{name}_crop")(skip)
+
+
+def unet_decoder_stage(x, skip, filters, *, padding="same", upsample="transpose", n_convs=2,
+                       dropout=0.0, use_bn=True, name):
+    """One expanding U-Net stage: 2x up-sampling, concatenation with the (cropped) skip, convs.
+
+    `upsample="transpose"`: Conv2DTranspose(filters, 2, strides=2) (`{name}_up`), the
+    original U-Net up-convolution. `upsample="bilinear"`: UpSampling2D bilinear
+    (`{name}_up`) with no weights. With valid padding the skip is centre-cropped
+    to the up-sampled size (`{name}_crop`). Then `{name}_concat`, optional
+    `{name}_drop`, and `n_convs` x conv_bn_act (`{name}_c1`...).
+    """
+    if upsample == "transpose":
+        x = layers.Conv2DTranspose(filters, 2, strides=2, padding="same",
+                                   kernel_initializer="he_normal", name=f"{name}_up")(x)
+    elif upsample == "bilinear":
+        x = layers.UpSampling2D(2, interpolation="bilinear", name=f"{name}_up")(x)
+    else:
+        raise OptionError(f"upsample must be 'transpose' or 'bilinear', got {upsample!r}")
+    if padding == "valid" or None not in tuple(skip.shape[1:3]) + tuple(x.shape[1:3]):
+        skip = center_crop_to(skip, x, name=name)
+    x = layers.Concatenate(axis=-1, name=f"{name}_concat")([skip, x])
+    if dropout:
+        x = layers.Dropout(dropout, name=f"{name}_drop")(x)
+    for i in range(n_convs):
+        x = conv_bn_act(x, filters, 3, padding=padding, use_bn=use_bn, name=f"{name}_c{i + 1}")
+    return x
+
+
+def _shortcut(x, filters, strides, *, batch_norm, name):
+    """Identity when shape is kept, otherwise a 1x1 (strided) projection (`{name}_proj`)."""
+    if strides == 1 and _channels(x) == filters:
+        return x
+    s = layers.Conv2D(filters, 1, strides=strides, use_bias=not batch_norm,
+                      kernel_initializer="he_normal", name=f"{name}_proj")(x)
+    if batch_norm:
+        s = layers.BatchNormalization(name=f"{name}_proj_bn")(s)
+    return s
+
+
+def residual_block(x, filters, *, preactivation=False, strides=1, dilation_rate=1, name):
+    """Two-convolution residual block (He et al. 2016).
+
+    Post-activation (`preactivation=False`, ResNet v1):
+    conv3x3-BN-ReLU-conv3x3-BN, add the shortcut, ReLU.
+    Pre-activation (`preactivation=True`, identity mappings, ResNet v2):
+    BN-ReLU-conv3x3-BN-ReLU-conv3x3, add the shortcut, no activation after.
+    The shortcut is the identity, or a 1x1 convolution (with BN in v1; on the
+    pre-activated input in v2) when `strides` or the channel count changes.
+    Layers: `{name}_conv1`, `{name}_bn1`, `{name}_relu1`, `{name}_conv2`,
+    `{name}_bn2`, `{name}_proj`, `{name}_add`, `{name}_out` (v1) /
+    `{name}_bn0`, `{name}_relu0` (v2).
+    """
+    if strides != 1 and dilation_rate != 1:
+        raise OptionError(f"{name}: strides > 1 cannot be combined with dilation_rate > 1")
+    conv = dict(padding="same", dilation_rate=dilation_rate, use_bias=False, kernel_initializer="he_normal")
+    if preactivation:
+        pre = layers.BatchNormalization(name=f"{name}_bn0")(x)
+        pre = layers.Activation("relu", name=f"{name}_relu0")(pre)
+        shortcut = x if (strides == 1 and _channels(x) == filters) else _shortcut(
+            pre, filters, strides, batch_norm=False, name=name)
+        y = layers.Conv2D(filters, 3, strides=strides, name=f"{name}_conv1", **conv)(pre)
+        y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+        y = layers.Activation("relu", name=f"{name}_relu1")(y)
+        y = layers.Conv2D(filters, 3, name=f"{name}_conv2", **conv)(y)
+        return layers.Add(name=f"{name}_add")([shortcut, y])
+    shortcut = _shortcut(x, filters, strides, batch_norm=True, name=name)
+    y = layers.Conv2D(filters, 3, strides=strides, name=f"{name}_conv1", **conv)(x)
+    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
+    y = layers.Activation("relu", name=f"{name}_relu1")(y)
+    y = layers.Conv2D(filters, 3, name=f"{name}_conv2", **conv)(y)
+    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def dilated_residual_block(x, filters, dilation_rate, *, name):
+    """Post-activation residual block with dilated 3x3 convolutions (Bi et al. 2017, Table 1).
+
+    `filters` is an int (two 3x3 convs of that width, both dilated), a pair
+    `(f1, f2)` (two 3x3 convs of widths f1 then f2, as in the Table 1 rows
+    "3x3, 512 / 3x3, 1024, dilate 2"; both dilated), or a triple `(f1, f2, f3)`
+    (bottleneck 1x1 f1 -> dilated 3x3 f2 -> 1x1 f3). Each conv is followed by
+    BN and ReLU except the last, whose BN output is added to the shortcut
+    (identity, or 1x1 projection + BN when the width changes) before the ReLU.
+    Layers: `{name}_conv{i}`, `{name}_bn{i}`, `{name}_relu{i}`, `{name}_proj`,
+    `{name}_add`, `{name}_out`.
+    """
+    widths = (filters, filters) if isinstance(filters, int) else tuple(int(f) for f in filters)
+    if len(widths) == 2:
+        kernels, rates = (3, 3), (dilation_rate, dilation_rate)
+    elif len(widths) == 3:
+        kernels, rates = (1, 3, 1), (1, dilation_rate, 1)
+    else:
+        raise OptionError(f"{name}: filters must be an int, a pair or a triple, got {filters!r}")
+    shortcut = _shortcut(x, widths[-1], 1, batch_norm=True, name=name)
+    y = x
+    for i, (f, k, r) in enumerate(zip(widths, kernels, rates), start=1):
+        y = layers.Conv2D(f, k, padding="same", dilation_rate=r, use_bias=False,
+                          kernel_initializer="he_normal", name=f"{name}_conv{i}")(y)
+        y = layers.BatchNormalization(name=f"{name}_bn{i}")(y)
+        if i < len(widths):
+            y = layers.Activation("relu", name=f"{name}_relu{i}")(y)
+    y = layers.Add(name=f"{name}_add")([shortcut, y])
+    return layers.Activation("relu", name=f"{name}_out")(y)
+
+
+def dense_block(x, n_layers, growth_rate, *, residual=False, include_input=True, name):
+    """DenseNet block (Huang et al. 2017): each layer is BN-ReLU-conv3x3(growth_rate)
+    applied to the concatenation of the block input and all previous layers.
+
+    The output is the concatenation of the input (when `include_input`) and the
+    `n_layers` new feature maps: C + n_layers * growth_rate channels (or
+    n_layers * growth_rate). With `residual=True` a 1x1 projection of the
+    input to the output width is added to it (Gong et al. Fig. 3: dense module
+    with a residual connection). Layers: `{name}_l{i}_bn`, `{name}_l{i}_relu`,
+    `{name}_l{i}_conv`, `{name}_l{i}_concat`, `{name}_out_concat`, `{name}_proj`,
+    `{name}_add`.
+    """
+    if n_layers < 1:
+        raise OptionError(f"{name}: a dense block needs at least one layer, got {n_layers}")
+    block_input = x
+    features = [x]
+    new = []
+    for i in range(1, n_layers + 1):
+        h = features[0] if len(features) == 1 else layers.Concatenate(
+            axis=-1, name=f"{name}_l{i}_concat")(features)
+        h = layers.BatchNormalization(name=f"{name}_l{i}_bn")(h)
+        h = layers.Activation("relu", name=f"{name}_l{i}_relu")(h)
+        h = layers.Conv2D(growth_rate, 3, padding="same", use_bias=False,
+                          kernel_initializer="he_normal", name=f"{name}_l{i}_conv")(h)
+        features.append(h)
+        new.append(h)
+    outputs = features if include_input else new
+    out = outputs[0] if len(outputs) == 1 else layers.Concatenate(axis=-1, name=f"{name}_out_concat")(outputs)
+    if residual:
+        proj = layers.Conv2D(_channels(out), 1, use_bias=False, kernel_initializer="he_normal",
+                             name=f"{name}_proj")(block_input)
+        out = layers.Add(name=f"{name}_add")([proj, out])
+    return out
+
