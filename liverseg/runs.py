@@ -1,0 +1,280 @@
+"""Run directory bookkeeping: where a run lives, what it was run with, and files written atomically.
+
+A run directory looks like::
+
+    runs/<paper>/<profile>-<YYYYmmdd-HHMMSS>/
+        config.json      {"paper", "profile", "config"}: the resolved configuration (refused if it changes)
+        versions.json    library versions, CUDA/cuDNN, GPUs, git commit of the code
+        <stage>/         one folder per training stage, written by `liverseg.training.fit`
+            best.keras  last.keras  history.csv  done.json  model_summary.txt  backup/  tensorboard/
+
+Every file here is written through `atomic_write_text` / `atomic_write_json`: a temporary file in
+the same folder, flushed and fsync'ed, then `os.replace`d over the target, so a crash or a
+`kill -9` leaves either the old or the new file, never half of one.
+"""
+from __future__ import annotations
+
+import csv
+import datetime
+import io
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from liverseg.errors import InputError, OptionError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def _fsync_dir(path: Path) -> None:
+    """Flush a directory entry (the rename) to disk where the platform allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_file(path) -> None:
+    """Flush a file written by another library (h5py, zipfile) to disk."""
+    with open(path, "rb+") as f:
+        os.fsync(f.fileno())
+
+
+def atomic_replace(tmp_path, path) -> None:
+    """fsync `tmp_path`, then rename it over `path` and flush the directory entry."""
+    fsync_file(tmp_path)
+    os.replace(tmp_path, path)
+    _fsync_dir(Path(path).parent)
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    _fsync_dir(path.parent)
+
+
+def _json_default(obj):
+    if isinstance(obj, np.integer):
+        return int(obj)
+    if isinstance(obj, np.floating):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
+
+
+def atomic_write_json(path, obj) -> None:
+    """Write `obj` as indented JSON (NumPy scalars and Paths converted) atomically."""
+    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
+
+
+def read_json(path) -> dict:
+    """Read a JSON file of the run directory; a damaged file is an InputError naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(path, f"not valid JSON ({e})") from None
+
+
+def create_run_dir(paper: str, profile: str, run_dir: str | Path | None = None,
+                   root: Path = Path("runs")) -> Path:
+    """The run directory: `run_dir` when given (created if missing, reused to resume), else a new
+    `root/<paper>/<profile>-<YYYYmmdd-HHMMSS>/` (suffixed `-2`, `-3`, ... if that second is taken)."""
+    if run_dir is not None:
+        path = Path(run_dir)
+        if path.exists() and not path.is_dir():
+            raise InputError(path, "exists and is not a directory")
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / paper / f"{profile}-{stamp}"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    path, n = base, 1
+    while True:
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            n += 1
+            path = base.with_name(f"{base.name}-{n}")
+
+
+def _flatten(obj, prefix: str = "") -> dict:
+    if isinstance(obj, dict):
+        out = {}
+        for k, v in obj.items():
+            out.update(_flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: obj}
+
+
+def write_config(run_dir, config_dict: dict, paper: str, profile: str) -> None:
+    """Write `config.json`; when it already exists it must hold the same run (a resume), otherwise
+    an OptionError tells the user to pick a new `--run-dir`."""
+    path = Path(run_dir) / "config.json"
+    record = json.loads(json.dumps({"paper": paper, "profile": profile, "config": config_dict},
+                                   default=_json_default))
+    if path.exists():
+        old = read_json(path)
+        if old != record:
+            a, b = _flatten(old), _flatten(record)
+            diff = sorted(k for k in set(a) | set(b) if a.get(k, "<missing>") != b.get(k, "<missing>"))
+            shown = ", ".join(diff[:5]) + (f" (+{len(diff) - 5} more)" if len(diff) > 5 else "")
+            raise OptionError(
+                f"{path}: this run directory holds a run with a different configuration "
+                f"(differs in: {shown}); use a new --run-dir, or the same options to resume")
+        return
+    atomic_write_json(path, record)
+
+
+def _git_info(repo: Path) -> dict:
+    def git(*args):
+        out = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=20)
+        if out.returncode != 0:
+            raise RuntimeError(out.stderr.strip())
+        return out.stdout
+    try:
+        commit = git("rev-parse", "HEAD").strip()
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no").strip())
+    except (OSError, RuntimeError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+    return {"commit": commit, "dirty": dirty}
+
+
+def collect_versions() -> dict:
+    """Versions of everything that can change a result: Python, platform, libraries, CUDA/cuDNN
+    of the TensorFlow build, visible GPUs, Keras backend, git commit (and dirty flag) of the code."""
+    import keras
+    import nibabel
+    import pydicom
+    import tensorflow as tf
+
+    build = dict(tf.sysconfig.get_build_info())
+    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
+    gpu_names = []
+    for d in tf.config.list_physical_devices("GPU"):
+        try:
+            gpu_names.append(tf.config.experimental.get_device_details(d).get("device_name", d.name))
+        except (RuntimeError, ValueError):
+            gpu_names.append(d.name)
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "keras_backend": keras.backend.backend(),
+        "numpy": np.__version__,
+        "nibabel": nibabel.__version__,
+        "pydicom": pydicom.__version__,
+        "cuda": build.get("cuda_version"),
+        "cudnn": build.get("cudnn_version"),
+        "gpus": gpus,
+        "gpu_names": gpu_names,
+        "git": _git_info(REPO_ROOT),
+    }
+
+
+def write_versions(run_dir) -> dict:
+    """Write `versions.json` and return it. A resume under different versions keeps the earlier
+    records in its `previous` list, so a mixed run can be told apart."""
+    path = Path(run_dir) / "versions.json"
+    record = collect_versions()
+    previous = []
+    if path.exists():
+        try:
+            old = read_json(path)
+        except InputError:
+            old = {}
+        previous = list(old.pop("previous", []))
+        old.pop("written_at", None)
+        if old and old != record:
+            previous.append(old)
+    out = dict(record, written_at=datetime.datetime.now().isoformat(timespec="seconds"))
+    if previous:
+        out["previous"] = previous
+    atomic_write_json(path, out)
+    return out
+
+
+def clean_history(path, finished_epochs: int) -> None:
+    """Keep only the complete rows of `history.csv` whose `epoch` is below `finished_epochs`, each
+    epoch once (the last copy); drops rows of an epoch that was interrupted and a torn last line.
+    The file is removed when no row is left, so that the CSV logger writes a fresh header."""
+    path = Path(path)
+    if not path.exists():
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    lines = text.splitlines(keepends=True)
+    if not lines or not lines[0].strip():
+        path.unlink()
+        return
+    header = next(csv.reader([lines[0]]))
+    if "epoch" not in header:
+        raise InputError(path, "history file has no 'epoch' column")
+    col = header.index("epoch")
+    rows: dict[int, str] = {}
+    for line in lines[1:]:
+        if not line.endswith("\n"):
+            break  # torn write of the last row
+        fields = next(csv.reader([line]), [])
+        if len(fields) != len(header):
+            continue
+        try:
+            epoch = int(fields[col])
+        except ValueError:
+            continue
+        if 0 <= epoch < finished_epochs:
+            rows[epoch] = line
+    if not rows:
+        path.unlink()
+        return
+    atomic_write_text(path, lines[0] + "".join(rows[e] for e in sorted(rows)))
+
+
+def read_history(path):
+    """`history.csv` as a DataFrame sorted by epoch, one row per epoch (the last copy kept)."""
+    import pandas as pd
+
+    path = Path(path)
+    if not path.exists():
+        return pd.DataFrame({"epoch": pd.Series([], dtype="int64")})
+    df = pd.read_csv(io.StringIO(path.read_text(encoding="utf-8")))
+    if "epoch" not in df.columns:
+        raise InputError(path, "history file has no 'epoch' column")
+    return df.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
+
+
+__all__ = [
+    "create_run_dir", "write_config", "write_versions", "collect_versions",
+    "atomic_write_text", "atomic_write_json", "atomic_replace", "fsync_file", "read_json",
+    "clean_history", "read_history",
+]
