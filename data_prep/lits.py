@@ -1,0 +1,106 @@
+"""Case discovery for NIfTI datasets: LiTS (and the phantom, which uses LiTS naming) and MSD Task03_Liver.
+
+LiTS / phantom: `volume-N.nii[.gz]` with `segmentation-N.nii[.gz]`, anywhere under the input folder
+(the LiTS download comes as "Training Batch 1" / "Training Batch 2" sub-folders); case id
+`<prefix>-N`. MSD Task03_Liver: `imagesTr/liver_N.nii.gz` with `labelsTr/liver_N.nii.gz` (the
+imagesTs test images have no labels and are ignored); case id `msd-N`. macOS resource forks
+(`._*`) and other hidden files are skipped. Each case is its own patient (`patient_id = case_id`).
+
+Every inconsistency raises `InputError` naming the offending file: a volume without its
+segmentation, a segmentation without its volume, the same case number stored twice.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import NamedTuple
+
+from liverseg.errors import InputError
+
+LITS_VOLUME = re.compile(r"^volume-(\d+)\.nii(\.gz)?$")
+LITS_SEGMENTATION = re.compile(r"^segmentation-(\d+)\.nii(\.gz)?$")
+MSD_CASE = re.compile(r"^liver_(\d+)\.nii(\.gz)?$")
+
+
+class CaseSource(NamedTuple):
+    """Where one case's files are: `reader` "nifti" (image + label files) or "ircadb" (patient folder)."""
+
+    case_id: str
+    patient_id: str
+    image: Path
+    label: Path
+    reader: str = "nifti"
+
+
+def require_dir(input_dir) -> Path:
+    path = Path(input_dir)
+    if not path.exists():
+        raise InputError(path, "input folder not found")
+    if not path.is_dir():
+        raise InputError(path, "input is not a folder")
+    return path
+
+
+def _visible_files(root: Path, recursive: bool = True):
+    items = root.rglob("*") if recursive else root.iterdir()
+    for path in sorted(items):
+        rel = path.relative_to(root)
+        if any(part.startswith(".") for part in rel.parts):  # `._volume-0.nii`, `.git`, ...
+            continue
+        if path.is_file():
+            yield path
+
+
+def _index(files, pattern) -> dict[int, Path]:
+    found: dict[int, Path] = {}
+    for path in files:
+        match = pattern.match(path.name)
+        if not match:
+            continue
+        number = int(match.group(1))
+        if number in found:
+            raise InputError(path, f"case {number} is stored twice (also {found[number]})")
+        found[number] = path
+    return found
+
+
+def discover_lits(input_dir, prefix: str = "lits") -> list[CaseSource]:
+    """LiTS-named cases under `input_dir`, sorted by case number."""
+    root = require_dir(input_dir)
+    files = list(_visible_files(root))
+    volumes = _index(files, LITS_VOLUME)
+    segmentations = _index(files, LITS_SEGMENTATION)
+    if not volumes and not segmentations:
+        raise InputError(root, "no LiTS cases found (expected volume-N.nii[.gz] with segmentation-N.nii[.gz])")
+    for number, volume in sorted(volumes.items()):
+        if number not in segmentations:
+            raise InputError(volume, f"no matching segmentation-{number}.nii[.gz] for this volume")
+    for number, seg in sorted(segmentations.items()):
+        if number not in volumes:
+            raise InputError(seg, f"no matching volume-{number}.nii[.gz] for this segmentation")
+    return [CaseSource(f"{prefix}-{n}", f"{prefix}-{n}", volumes[n], segmentations[n])
+            for n in sorted(volumes)]
+
+
+def discover_msd(input_dir) -> list[CaseSource]:
+    """Medical Segmentation Decathlon Task03_Liver training cases, sorted by case number."""
+    root = require_dir(input_dir)
+    images_dir, labels_dir = root / "imagesTr", root / "labelsTr"
+    if not images_dir.is_dir():
+        raise InputError(root, "no imagesTr folder (expected the MSD Task03_Liver layout imagesTr/ + labelsTr/)")
+    images = _index(_visible_files(images_dir, recursive=False), MSD_CASE)
+    if not images:
+        raise InputError(images_dir, "no liver_N.nii.gz images found")
+    if not labels_dir.is_dir():
+        raise InputError(root, "no labelsTr folder next to imagesTr")
+    labels = _index(_visible_files(labels_dir, recursive=False), MSD_CASE)
+    for number, image in sorted(images.items()):
+        if number not in labels:
+            raise InputError(image, f"no matching labelsTr/{image.name} for this image")
+    for number, label in sorted(labels.items()):
+        if number not in images:
+            raise InputError(label, f"no matching imagesTr/{label.name} for this label")
+    return [CaseSource(f"msd-{n}", f"msd-{n}", images[n], labels[n]) for n in sorted(images)]
+
+
+__all__ = ["CaseSource", "discover_lits", "discover_msd", "require_dir"]
