@@ -24,7 +24,7 @@ def prepare(cfg: GongConfig, dataset: str, data_dir: Path, run_dir: Path) -> Sli
     from data_prep.prepare import prepare as prep
 
     cache_dir = run_dir / "cache"
-    prep(dataset, data_dir, cache_dir, paper="gong", profile=cfg.profile, quiet=True, config=cfg.preprocess)
+    prep(dataset, data_dir, cache_dir, paper="gong", profile=cfg.profile, quiet=True, recipe=cfg.preprocess)
     return SliceCache(cache_dir)
 
 

@@ -1,0 +1,23 @@
+"""One smoke run of Gong shared by the end-to-end tests (phantom cached under a session temp dir)."""
+from __future__ import annotations
+
+import os
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def gong_cache_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("liverseg-cache")
+    os.environ["LIVERSEG_CACHE_DIR"] = str(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def gong_smoke_run(tmp_path_factory, gong_cache_dir):
+    """A finished smoke-profile run (seed 0)."""
+    from experiments.gong.reproduce import main
+
+    run_dir = tmp_path_factory.mktemp("gong-smoke") / "run"
+    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
+    return run_dir
