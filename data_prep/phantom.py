@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from data_prep.phantom_anatomy import ORIENTATIONS, Case, draw_case
-from liverseg.errors import LiversegError, OptionError
+from liverseg.errors import InputError, LiversegError, OptionError
 
 MIN_SIZE, MAX_SIZE = 32, 1024
 RENDER_MIN = 256  # sizes below this are rendered finer and averaged down
@@ -269,8 +269,8 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
-def main(argv=None) -> int:
-    parser = _Parser(prog="python -m data_prep.phantom", description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The phantom's options (shared by `python -m data_prep.phantom` and `liverseg phantom`)."""
     parser.add_argument("--output", required=True, type=Path, help="output folder")
     parser.add_argument("--cases", required=True, type=int, help="number of cases")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
@@ -278,16 +278,26 @@ def main(argv=None) -> int:
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="parallel processes (default: min(2, CPUs)); output bytes do not depend on it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def run_args(args: argparse.Namespace) -> int:
+    """Write the phantom; OS errors become an InputError naming the path."""
     try:
         write_phantom(args.output, args.cases, args.seed, args.size, progress=not args.quiet, workers=args.workers)
+    except OSError as exc:
+        raise InputError(exc.filename or args.output, exc.strerror or str(exc)) from None
+    return 0
+
+
+def main(argv=None) -> int:
+    parser = add_arguments(_Parser(prog="python -m data_prep.phantom", description=__doc__.split("\n\n")[0]))
+    args = parser.parse_args(argv)
+    try:
+        return run_args(args)
     except LiversegError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2
-    except OSError as exc:
-        print(f"{parser.prog}: error: {exc.filename or args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    return 0
 
 
 if __name__ == "__main__":
