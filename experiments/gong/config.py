@@ -124,7 +124,7 @@ def get_config(profile: str = "paper") -> GongConfig:
         size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 128, 8, 8, 20, 16, 16
         coarse_bs, fine_bs = 8, 16
     else:
-        size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 64, 4, 4, 8, 4, 6
+        size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 64, 8, 8, 8, 4, 6
         coarse_bs, fine_bs = 8, 8
     return replace(
         cfg,
