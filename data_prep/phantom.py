@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from data_prep.phantom_anatomy import ORIENTATIONS, Case, draw_case
-from liverseg.errors import InputError, LiversegError, OptionError
+from liverseg.errors import InputError, OptionError
 
 MIN_SIZE, MAX_SIZE = 32, 1024
 RENDER_MIN = 256  # sizes below this are rendered finer and averaged down
@@ -263,12 +263,6 @@ def write_phantom(output, cases: int, seed: int, size: int = 512, progress: bool
     return [p for i in range(cases) for p in results[i]]
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):
-        print(f"{self.prog}: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The phantom's options (shared by `python -m data_prep.phantom` and `liverseg phantom`)."""
     parser.add_argument("--output", required=True, type=Path, help="output folder")
@@ -291,13 +285,9 @@ def run_args(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    parser = add_arguments(_Parser(prog="python -m data_prep.phantom", description=__doc__.split("\n\n")[0]))
-    args = parser.parse_args(argv)
-    try:
-        return run_args(args)
-    except LiversegError as exc:
-        print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-        return 2
+    from liverseg.cli import run_command
+
+    return run_command("python -m data_prep.phantom", add_arguments, run_args, argv, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

@@ -352,18 +352,9 @@ def run_args(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry; every LiversegError ends as one line on stderr and exit status 2."""
-    from liverseg.cli import OneLineParser
+    from liverseg.cli import run_command
 
-    parser = add_arguments(OneLineParser(prog="liverseg prep", description=__doc__.split("\n\n")[0]))
-    args = parser.parse_args(argv)
-    try:
-        return run_args(args)
-    except LiversegError as err:
-        print(f"liverseg prep: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("liverseg prep: interrupted; nothing of this run was kept", file=sys.stderr)
-        return 130
+    return run_command("liverseg prep", add_arguments, run_args, argv, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":

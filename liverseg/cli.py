@@ -31,6 +31,21 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def run_command(prog: str, add_arguments, run, argv=None, description: str = "") -> int:
+    """Entry of a stand-alone command (`python -m ...`): parse, run, and turn a LiversegError into
+    one line on stderr with exit status 2 (Ctrl-C: exit status 130)."""
+    parser = add_arguments(OneLineParser(prog=prog, description=description))
+    args = parser.parse_args(argv)
+    try:
+        return int(run(args) or 0)
+    except LiversegError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: interrupted", file=sys.stderr)
+        return 130
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="liverseg", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)

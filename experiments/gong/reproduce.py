@@ -17,7 +17,6 @@ from dataclasses import replace
 from pathlib import Path
 
 from liverseg.config import override, to_dict
-from liverseg.errors import LiversegError
 
 from experiments.gong.config import PROFILES, get_config
 
@@ -25,8 +24,7 @@ PAPER = "gong"
 REPO = Path(__file__).resolve().parents[2]
 
 
-def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m experiments.gong.reproduce", description=__doc__.split("\n\n")[0])
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--profile", choices=PROFILES, default="cpu")
     p.add_argument("--data-dir", type=Path, help="LiTS folder (volume-N / segmentation-N); default: the phantom")
     p.add_argument("--dataset", choices=("lits", "msd", "phantom"), default=None,
@@ -36,7 +34,7 @@ def parse_args(argv):
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set coarse_train.epochs=3")
     p.add_argument("--dry-run", action="store_true", help="build the models, print summaries and config, train nothing")
-    return p.parse_args(argv)
+    return p
 
 
 def resolve_config(args):
@@ -95,12 +93,9 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args)
-    except LiversegError as err:
-        print(f"gong: error: {err}", file=sys.stderr)
-        return 2
+    from liverseg.cli import run_command
+
+    return run_command("python -m experiments.gong.reproduce", add_arguments, run, argv, __doc__.split("\n\n")[0])
 
 
 if __name__ == "__main__":
