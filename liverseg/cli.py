@@ -35,7 +35,10 @@ def run_command(prog: str, add_arguments, run, argv=None, description: str = "")
     """Entry of a stand-alone command (`python -m ...`): parse, run, and turn a LiversegError into
     one line on stderr with exit status 2 (Ctrl-C: exit status 130)."""
     parser = add_arguments(OneLineParser(prog=prog, description=description))
-    args = parser.parse_args(argv)
+    return _invoke(prog, run, parser.parse_args(argv))
+
+
+def _invoke(prog: str, run, args) -> int:
     try:
         return int(run(args) or 0)
     except LiversegError as err:
@@ -59,14 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
-    try:
-        return int(importlib.import_module(args._module).run(args) or 0)
-    except LiversegError as err:
-        print(f"liverseg {args.command}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"liverseg {args.command}: interrupted", file=sys.stderr)
-        return 130
+    return _invoke(f"liverseg {args.command}", importlib.import_module(args._module).run, args)
 
 
 if __name__ == "__main__":

@@ -128,6 +128,27 @@ def create_run_dir(paper: str, profile: str, run_dir: str | Path | None = None,
             path = base.with_name(f"{base.name}-{n}")
 
 
+def config_record(config_dict: dict, paper: str, profile: str) -> dict:
+    """What `config.json` holds: paper, profile and the resolved config, JSON-normalised."""
+    return json.loads(json.dumps({"paper": paper, "profile": profile, "config": config_dict}, default=_json_default))
+
+
+def latest_unfinished_run(paper: str, profile: str, config_dict: dict, root: Path = Path("runs"),
+                          done_marker: str = "report.md") -> Path | None:
+    """The newest `root/<paper>/<profile>-*` run with the same config and no `done_marker` yet: the
+    run a crash or `kill -9` interrupted, which re-running the same command (no --run-dir) resumes."""
+    record = config_record(config_dict, paper, profile)
+    candidates = sorted((Path(root) / paper).glob(f"{profile}-*/config.json"), key=lambda p: p.stat().st_mtime)
+    for config in reversed(candidates):
+        try:
+            same = json.loads(config.read_text(encoding="utf-8")) == record
+        except (OSError, json.JSONDecodeError):
+            continue
+        if same and not (config.parent / done_marker).exists():
+            return config.parent
+    return None
+
+
 def _flatten(obj, prefix: str = "") -> dict:
     if isinstance(obj, dict):
         out = {}
@@ -141,8 +162,7 @@ def write_config(run_dir, config_dict: dict, paper: str, profile: str) -> None:
     """Write `config.json`; when it already exists it must hold the same run (a resume), otherwise
     an OptionError tells the user to pick a new `--run-dir`."""
     path = Path(run_dir) / "config.json"
-    record = json.loads(json.dumps({"paper": paper, "profile": profile, "config": config_dict},
-                                   default=_json_default))
+    record = config_record(config_dict, paper, profile)
     if path.exists():
         old = read_json(path)
         if old != record:

@@ -104,3 +104,17 @@ def test_read_history_one_row_per_epoch(tmp_path):
     path.write_text("epoch,loss\n1,0.5\n0,0.9\n1,0.4\n")
     df = read_history(path)
     assert list(df["epoch"]) == [0, 1] and list(df["loss"]) == [0.9, 0.4]
+
+
+def test_latest_unfinished_run_finds_the_interrupted_run_with_the_same_config(tmp_path):
+    from liverseg.runs import latest_unfinished_run
+
+    cfg = {"lr": 0.1, "epochs": 3}
+    old = create_run_dir("p", "cpu", tmp_path / "runs" / "p" / "cpu-20260101-000000")
+    write_config(old, cfg, "p", "cpu")
+    other = create_run_dir("p", "cpu", tmp_path / "runs" / "p" / "cpu-20260101-000001")
+    write_config(other, {"lr": 0.2, "epochs": 3}, "p", "cpu")
+    assert latest_unfinished_run("p", "cpu", cfg, root=tmp_path / "runs") == old
+    (old / "report.md").write_text("done")
+    assert latest_unfinished_run("p", "cpu", cfg, root=tmp_path / "runs") is None
+    assert latest_unfinished_run("p", "paper", cfg, root=tmp_path / "runs") is None

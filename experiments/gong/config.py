@@ -59,6 +59,8 @@ class GongConfig:
     phantom_cases: int = 0  # phantom profile size (0 with real data)
     phantom_size: int = 512
     phantom_seed: int = 0  # the phantom is fixed; --seed changes training only
+    dataset: str = "phantom"  # "phantom" | "lits" | "msd" (set by reproduce from --data-dir / --dataset)
+    data_dir: str = ""  # source folder of a real dataset ("" = the phantom)
 
 
 def _paper() -> GongConfig:

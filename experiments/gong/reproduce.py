@@ -29,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, help="LiTS folder (volume-N / segmentation-N); default: the phantom")
     p.add_argument("--dataset", choices=("lits", "msd", "phantom"), default=None,
                    help="layout of --data-dir (default lits)")
-    p.add_argument("--run-dir", type=Path, help="default runs/gong/<profile>-<timestamp>")
+    p.add_argument("--run-dir", type=Path, help="default: the newest unfinished run with the same configuration "
+                   "(a resume), else a new runs/gong/<profile>-<timestamp>")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a config value, e.g. --set coarse_train.epochs=3")
@@ -38,7 +39,9 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def resolve_config(args):
-    cfg = replace(get_config(args.profile), seed=args.seed)
+    data_dir = str(args.data_dir.resolve()) if args.data_dir else ""
+    dataset = args.dataset or ("lits" if args.data_dir else "phantom")
+    cfg = replace(get_config(args.profile), seed=args.seed, dataset=dataset, data_dir=data_dir)
     return override(cfg, args.set)
 
 
@@ -56,31 +59,36 @@ def phantom_dir(cfg) -> Path:
     return folder
 
 
-def dry_run(cfg, run_dir: Path) -> int:
+def dry_run(cfg) -> int:
     from experiments.gong.model import build_models
 
     for name, model in build_models(cfg).items():
         print(f"\n== {name} ==")
         model.summary()
     print(json.dumps(to_dict(cfg), indent=1))
-    print(f"dry run: nothing trained; run directory {run_dir}")
+    print("dry run: models built, nothing trained or written")
     return 0
 
 
 def run(args) -> int:
-    from liverseg.runs import create_run_dir, write_config, write_versions
+    from liverseg.runs import create_run_dir, latest_unfinished_run, write_config, write_versions
 
     cfg = resolve_config(args)
-    run_dir = create_run_dir(PAPER, cfg.profile, args.run_dir)
-    print(f"run directory: {run_dir}")
     if args.dry_run:
-        return dry_run(cfg, run_dir)
+        return dry_run(cfg)
+    run_dir = args.run_dir
+    if run_dir is None:
+        run_dir = latest_unfinished_run(PAPER, cfg.profile, to_dict(cfg))
+        if run_dir is not None:
+            print(f"resuming unfinished run {run_dir} (same configuration; pass --run-dir for a new one)")
+    run_dir = create_run_dir(PAPER, cfg.profile, run_dir)
+    print(f"run directory: {run_dir}")
     write_config(run_dir, to_dict(cfg), PAPER, cfg.profile)
     write_versions(run_dir)
     from experiments.gong import stages
 
-    data_dir = args.data_dir or phantom_dir(cfg)
-    dataset = args.dataset or ("lits" if args.data_dir else "phantom")
+    data_dir = Path(cfg.data_dir) if cfg.data_dir else phantom_dir(cfg)
+    dataset = cfg.dataset
     cache = stages.prepare(cfg, dataset, data_dir, run_dir)
     split = stages.split(cache, cfg, run_dir)
     for stage in ("coarse", "fine", "fine_whole"):

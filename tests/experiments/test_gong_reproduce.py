@@ -70,7 +70,7 @@ def test_dry_run_trains_nothing(tmp_path, capsys, gong_cache_dir):
     assert main(["--profile", "smoke", "--dry-run", "--run-dir", str(tmp_path / "dry")]) == 0
     out = capsys.readouterr().out
     assert "fine_stem_conv" in out and "dry run" in out
-    assert not (tmp_path / "dry" / "coarse").exists()
+    assert not (tmp_path / "dry").exists()
 
 
 def _predict(run, ct, out):
