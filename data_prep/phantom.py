@@ -35,6 +35,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from data_prep.phantom_anatomy import ORIENTATIONS, Case, draw_case
+from liverseg.atomic import atomic_write_bytes
 from liverseg.errors import InputError, OptionError
 
 MIN_SIZE, MAX_SIZE = 32, 1024
@@ -195,16 +196,6 @@ def nifti_bytes(array: np.ndarray, affine: np.ndarray) -> bytes:
     return packer.compress(img.to_bytes()) + packer.flush()
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 def _check(cases, seed, size):
     if not isinstance(cases, int) or cases < 1:
         raise OptionError(f"--cases must be a positive integer, got {cases}")
@@ -218,7 +209,7 @@ def _write_case(out: Path, seed: int, index: int, size: int) -> list[Path]:
     image, lab, affine = generate_case(seed, index, size)
     paths = []
     for name, arr in ((f"volume-{index}.nii.gz", image), (f"segmentation-{index}.nii.gz", lab)):
-        write_atomic(out / name, nifti_bytes(arr, affine))
+        atomic_write_bytes(out / name, nifti_bytes(arr, affine))
         paths.append(out / name)
     return paths
 

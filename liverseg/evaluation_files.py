@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from liverseg.case_metrics import aggregate, evaluate_case
+from liverseg.atomic import atomic_path
 from liverseg.errors import InputError, OptionError
 from liverseg.surface import SURFACE_DEFINITIONS
 
@@ -75,24 +74,11 @@ def _json_value(value):
 def _write_outputs(out_dir: Path, frame, summary: dict) -> None:
     """Write per_case.csv and summary.json together: both appear, or neither (and no new folder)."""
     created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    temps = []
     try:
-        for name, write in (
-            ("per_case.csv", lambda handle: frame.to_csv(handle, index=False, lineterminator="\n")),
-            ("summary.json", lambda handle: handle.write(json.dumps(summary, indent=2) + "\n")),
-        ):
-            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=out_dir)
-            temps.append((tmp, out_dir / name))
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                write(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-        for tmp, final in temps:
-            os.replace(tmp, final)
+        with atomic_path(out_dir / "per_case.csv") as csv_tmp, atomic_path(out_dir / "summary.json") as json_tmp:
+            frame.to_csv(csv_tmp, index=False, lineterminator="\n")
+            json_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     except BaseException:
-        for tmp, _ in temps:
-            Path(tmp).unlink(missing_ok=True)
         if created:
             try:
                 out_dir.rmdir()

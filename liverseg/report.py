@@ -12,24 +12,12 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from liverseg.atomic import atomic_write_text
 from liverseg.errors import OptionError
 from liverseg.viz import pick_slice, plot_overlay
 
 MISSING = "—"
 OVERLAYS = ("best", "median", "worst")
-
-
-def write_text_atomic(path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return path
 
 
 def format_value(value) -> str:
@@ -83,7 +71,7 @@ def write_report(run_dir: Path, *, title: str, paper_rows: list[dict], our_rows:
             img = Path(img)
             rel = Path(os.path.relpath(img if img.is_absolute() else run_dir / img, run_dir)).as_posix()
             parts += [f"![{img.stem}]({rel})", ""]
-    return write_text_atomic(run_dir / "report.md", "\n".join(parts))
+    return atomic_write_text(run_dir / "report.md", "\n".join(parts))
 
 
 def jsonable(value):
@@ -111,7 +99,7 @@ def jsonable(value):
 def write_metrics(run_dir: Path, metrics: dict) -> Path:
     """Write run_dir/metrics.json (sorted keys, NaN as null)."""
     text = json.dumps(jsonable(metrics), indent=2, sort_keys=True, allow_nan=False)
-    return write_text_atomic(Path(run_dir) / "metrics.json", text + "\n")
+    return atomic_write_text(Path(run_dir) / "metrics.json", text + "\n")
 
 
 def choose_cases(per_case: pd.DataFrame, column: str = "tumour_dice") -> tuple[str, list[tuple[str, str, float]]]:

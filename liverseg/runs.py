@@ -18,80 +18,18 @@ import csv
 import datetime
 import io
 import json
-import os
 import platform
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from liverseg.atomic import atomic_write_json, atomic_write_text
+from liverseg.atomic import json_default as _json_default
 from liverseg.errors import InputError, OptionError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def _fsync_dir(path: Path) -> None:
-    """Flush a directory entry (the rename) to disk where the platform allows it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def fsync_file(path) -> None:
-    """Flush a file written by another library (h5py, zipfile) to disk."""
-    with open(path, "rb+") as f:
-        os.fsync(f.fileno())
-
-
-def atomic_replace(tmp_path, path) -> None:
-    """fsync `tmp_path`, then rename it over `path` and flush the directory entry."""
-    fsync_file(tmp_path)
-    os.replace(tmp_path, path)
-    _fsync_dir(Path(path).parent)
-
-
-def atomic_write_text(path, text: str) -> None:
-    """Write `text` to `path` through a temporary file in the same folder and `os.replace`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def _json_default(obj):
-    if isinstance(obj, np.integer):
-        return int(obj)
-    if isinstance(obj, np.floating):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serialisable")
-
-
-def atomic_write_json(path, obj) -> None:
-    """Write `obj` as indented JSON (NumPy scalars and Paths converted) atomically."""
-    atomic_write_text(path, json.dumps(obj, indent=2, default=_json_default) + "\n")
 
 
 def read_json(path) -> dict:
@@ -295,6 +233,6 @@ def read_history(path):
 
 __all__ = [
     "create_run_dir", "write_config", "write_versions", "collect_versions",
-    "atomic_write_text", "atomic_write_json", "atomic_replace", "fsync_file", "read_json",
+    "latest_unfinished_run", "config_record", "read_json",
     "clean_history", "read_history",
 ]

@@ -43,9 +43,8 @@ from liverseg.callbacks import (
 )
 from liverseg.config import TrainConfig
 from liverseg.errors import InputError, OptionError
-from liverseg.runs import (
-    atomic_write_json, atomic_write_text, clean_history, read_history, read_json,
-)
+from liverseg.atomic import atomic_write_json, atomic_write_text
+from liverseg.runs import clean_history, read_history, read_json
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 

@@ -5,7 +5,6 @@ pyplot's global state or needs a display; every PNG is written to a temporary na
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Sequence
 
@@ -15,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
+from liverseg.atomic import atomic_path
 from liverseg.errors import InputError, OptionError
 
 TRUTH_COLOUR, PRED_COLOUR = "lime", "red"
@@ -23,15 +23,9 @@ TRUTH_COLOUR, PRED_COLOUR = "lime", "red"
 def save_figure(fig: Figure, out_png) -> Path:
     """Write `fig` as PNG atomically (temporary file in the same folder, then rename)."""
     out = Path(out_png)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    try:
-        FigureCanvasAgg(fig)
+    FigureCanvasAgg(fig)
+    with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png", dpi=fig.dpi)
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
     return out
 
 

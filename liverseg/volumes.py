@@ -24,8 +24,6 @@ dtype is still recognised.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 import zlib
 from dataclasses import dataclass
@@ -35,6 +33,7 @@ import nibabel as nib
 import numpy as np
 from nibabel import orientations as nio
 
+from liverseg.atomic import atomic_path
 from liverseg.errors import InputError
 
 LABEL_VALUES = (0, 1, 2)
@@ -310,27 +309,8 @@ def write_label_volume(labels: np.ndarray, affine: np.ndarray, path) -> None:
     img.set_sform(affine, code=1)
     img.header.set_xyzt_units("mm")
     path.parent.mkdir(parents=True, exist_ok=True)
-    suffix = ".nii.gz" if path.name.endswith(".nii.gz") else ".nii"
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".tmp{suffix}", dir=path.parent)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         img.to_filename(tmp)
-        with open(tmp, "rb+") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    try:  # make the rename durable too
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dir_fd)
-    except OSError:
-        pass
-    finally:
-        os.close(dir_fd)
 
 
 def content_hash(volume: Volume) -> str:

@@ -9,10 +9,8 @@ import numpy as np
 import pytest
 
 from liverseg.errors import InputError, OptionError
-from liverseg.runs import (
-    atomic_write_json, atomic_write_text, clean_history, create_run_dir, read_history, read_json,
-    write_config, write_versions,
-)
+from liverseg.atomic import atomic_write_json, atomic_write_text
+from liverseg.runs import clean_history, create_run_dir, read_history, read_json, write_config, write_versions
 
 
 def test_atomic_write_text_and_json(tmp_path):

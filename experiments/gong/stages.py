@@ -6,11 +6,10 @@ import re
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from liverseg.data.cache import SliceCache
-from liverseg.runs import atomic_write_json
+from liverseg.atomic import atomic_write_json
 
 from experiments.gong import data
 from experiments.gong.config import GongConfig
@@ -24,7 +23,10 @@ def prepare(cfg: GongConfig, dataset: str, data_dir: Path, run_dir: Path) -> Sli
     from data_prep.prepare import prepare as prep
 
     cache_dir = run_dir / "cache"
-    prep(dataset, data_dir, cache_dir, paper="gong", profile=cfg.profile, quiet=True, recipe=cfg.preprocess)
+    # The cache belongs to this run: one left half-written by a killed run is rebuilt, not refused.
+    rebuild = cache_dir.is_dir() and not (cache_dir / "manifest.csv").is_file()
+    prep(dataset, data_dir, cache_dir, paper="gong", profile=cfg.profile, quiet=True, recipe=cfg.preprocess,
+         overwrite=rebuild)
     return SliceCache(cache_dir)
 
 

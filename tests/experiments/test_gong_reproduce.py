@@ -116,3 +116,30 @@ def test_notebook_executes_against_a_smoke_run(gong_smoke_run):
     outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     assert any(o.get("output_type") == "display_data" for o in outputs)  # figures were drawn
+
+
+def test_kill_9_mid_stage_then_same_command_resumes(tmp_path, gong_cache_dir):
+    """A smoke run killed with SIGKILL inside the fine stage; the same command resumes it."""
+    import signal
+    import time
+
+    run = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "experiments.gong.reproduce", "--profile", "smoke", "--run-dir", str(run)]
+    env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", LIVERSEG_CACHE_DIR=str(gong_cache_dir))
+    proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    state = run / "fine" / "backup" / "state.json"
+    deadline = time.time() + 600
+    while not state.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.2)
+    assert proc.poll() is None, "the run ended before the fine stage had a backup"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "fine" / "done.json").exists()
+
+    again = subprocess.run(cmd, cwd=REPO, env=env, capture_output=True, text=True)
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "skipping coarse: already done" in again.stdout
+    assert "resuming fine from epoch" in again.stdout
+    epochs = [line.split(",")[0] for line in (run / "fine" / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [str(e) for e in range(len(epochs))] and len(epochs) == 4
+    assert (run / "report.md").is_file()
