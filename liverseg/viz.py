@@ -55,6 +55,11 @@ def history_panels(columns: Sequence[str]) -> list[str]:
     return sorted(bases, key=lambda b: (b != "loss", bases.index(b)))
 
 
+def _stage_name(path: Path) -> str:
+    """`run/coarse/history.csv` -> "coarse"; any other file name -> its stem."""
+    return path.parent.name if path.stem == "history" and path.parent.name else path.stem
+
+
 def plot_history(history_csv: Path | list[Path], out_png: Path, title: str = "") -> Path:
     """Loss and every metric vs epoch (training solid, validation dashed); one row per stage."""
     paths = [Path(p) for p in (history_csv if isinstance(history_csv, (list, tuple)) else [history_csv])]
@@ -76,7 +81,7 @@ def plot_history(history_csv: Path | list[Path], out_png: Path, title: str = "")
                 if key in df.columns:
                     ax.plot(df["epoch"], pd.to_numeric(df[key], errors="coerce"), style, marker=".", label=key)
             ax.set_xlabel("epoch")
-            ax.set_title(f"{path.stem}: {name}" if len(frames) > 1 else name, fontsize=9)
+            ax.set_title(f"{_stage_name(path)}: {name}" if len(frames) > 1 else name, fontsize=9)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)
     if title:
