@@ -41,9 +41,11 @@ DATA_ARGS = $(if $(LITS_DIR),--data-dir $(LITS_DIR))$(if $(IRCADB_DIR), --data-d
 RUN_ARGS = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
 $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
+	@test -f experiments/$*/reproduce.py || { echo "reproduce-$*: this paper is not available yet (see README)"; exit 2; }
 	$(PY) -m experiments.$*.reproduce --profile $(PROFILE) --seed $(SEED) $(DATA_ARGS) $(RUN_ARGS)
 
 $(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
+	@test -f experiments/$*/expected.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
 	$(PY) -m experiments.$*.expected --update
 
 bench: $(VENV)/.dev-$(GPU)

@@ -98,7 +98,8 @@ def read_npy_numpy(root: Path, index, seed: int) -> float:
         cid, k = index[i]
         if cid not in mm:
             d = case_dir(root, cid)
-            mm[cid] = (np.load(d / "image.npy", mmap_mode="r"), np.load(d / "label.npy", mmap_mode="r"))
+            mm[cid] = (np.load(d / "image.npy", mmap_mode="r", allow_pickle=False),
+                       np.load(d / "label.npy", mmap_mode="r", allow_pickle=False))
         img, lab = np.array(mm[cid][0][k]), np.array(mm[cid][1][k])
         total += float(img[0, 0]) + float(lab[0, 0])
     return time.perf_counter() - start
@@ -107,8 +108,9 @@ def read_npy_numpy(root: Path, index, seed: int) -> float:
 def read_npy_tfdata(root: Path, index, seed: int, size: int) -> float:
     import tensorflow as tf
 
-    maps = {cid: (np.load(case_dir(root, cid) / "image.npy", mmap_mode="r"),
-                  np.load(case_dir(root, cid) / "label.npy", mmap_mode="r")) for cid in {c for c, _ in index}}
+    maps = {cid: (np.load(case_dir(root, cid) / "image.npy", mmap_mode="r", allow_pickle=False),
+                  np.load(case_dir(root, cid) / "label.npy", mmap_mode="r", allow_pickle=False))
+            for cid in {c for c, _ in index}}
     cases = np.array([int(c.split("-")[1]) for c, _ in index], dtype=np.int64)
     slices = np.array([k for _, k in index], dtype=np.int64)
 
