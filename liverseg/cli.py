@@ -22,6 +22,26 @@ COMMANDS = {
     "predict": ("liverseg.commands.predict", "segment a CT volume with a trained run's whole pipeline"),
     "phantom": ("liverseg.commands.phantom", "write the synthetic CT phantom (LiTS naming)"),
 }
+NEEDS_TENSORFLOW = {"predict"}
+
+
+def preload_tensorflow() -> None:
+    """Import TensorFlow and Keras with file descriptor 2 muted: TensorFlow's C++ start-up notices
+    (oneDNN, CPU features) are written before TF_CPP_MIN_LOG_LEVEL applies and would break the
+    one-line error contract. Python exceptions are unaffected."""
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        sys.stderr.flush()
+        os.dup2(devnull, 2)
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -31,11 +51,15 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def run_command(prog: str, add_arguments, run, argv=None, description: str = "") -> int:
+def run_command(prog: str, add_arguments, run, argv=None, description: str = "",
+                tensorflow: bool = False) -> int:
     """Entry of a stand-alone command (`python -m ...`): parse, run, and turn a LiversegError into
     one line on stderr with exit status 2 (Ctrl-C: exit status 130)."""
     parser = add_arguments(OneLineParser(prog=prog, description=description))
-    return _invoke(prog, run, parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    if tensorflow:
+        preload_tensorflow()
+    return _invoke(prog, run, args)
 
 
 def _invoke(prog: str, run, args) -> int:
@@ -62,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     args = build_parser().parse_args(argv)
+    if args.command in NEEDS_TENSORFLOW:
+        preload_tensorflow()
     return _invoke(f"liverseg {args.command}", importlib.import_module(args._module).run, args)
 
 

@@ -103,7 +103,8 @@ def run(args) -> int:
 def main(argv=None) -> int:
     from liverseg.cli import run_command
 
-    return run_command("python -m experiments.gong.reproduce", add_arguments, run, argv, __doc__.split("\n\n")[0])
+    return run_command("python -m experiments.gong.reproduce", add_arguments, run, argv, __doc__.split("\n\n")[0],
+                       tensorflow=True)
 
 
 if __name__ == "__main__":

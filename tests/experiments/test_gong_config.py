@@ -23,7 +23,8 @@ def test_paper_profile_has_the_papers_values():
         0.2, 0.05, 0.05, 0.05, 0.05)
     assert aug.horizontal_flip and not aug.vertical_flip
     assert (cfg.train_patients, cfg.test_patients) == (40, 20)
-    assert cfg.coarse_data.sampling == "liver" and cfg.fine_data.sampling == "tumour"
+    assert cfg.coarse_data.sampling == "liver_balanced" and cfg.coarse_data.positive_fraction == 0.8
+    assert cfg.fine_data.sampling == "tumour"
 
 
 @pytest.mark.parametrize("profile", ["cpu", "smoke"])
