@@ -28,6 +28,7 @@ import importlib.util
 import os
 import random
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -165,6 +166,13 @@ def _summary_text(model: keras.Model) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _verbosity(verbose):
+    """"auto": progress bars on a terminal, one line per epoch in a log file or CI."""
+    if verbose == "auto":
+        return 1 if sys.stdout.isatty() else 2
+    return verbose
+
+
 def _check_stage_name(stage: str) -> None:
     if not stage or stage in (".", "..") or "/" in stage or os.sep in stage:
         raise OptionError(f"stage {stage!r}: must be a plain folder name")
@@ -249,7 +257,7 @@ def fit(build_model: Callable[[], keras.Model], train_ds, val_ds, *, stage: str,
             try:
                 model.fit(train_ds, validation_data=val_ds, epochs=int(train.epochs),
                           steps_per_epoch=steps, validation_steps=val_steps,
-                          callbacks=callbacks, verbose=verbose, shuffle=False)
+                          callbacks=callbacks, verbose=_verbosity(verbose), shuffle=False)
             except RuntimeError as e:
                 if "NaN or Inf loss" not in str(e):
                     raise

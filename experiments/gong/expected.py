@@ -39,7 +39,7 @@ def record(seeds: int = 3) -> dict:
         for seed in range(seeds):
             runs.append(smoke_scores(Path(tmp) / f"seed{seed}", seed))
     spread = {k: float(np.std([r[k] for r in runs])) for k in KEYS}
-    return {
+    out = {
         "profile": "smoke",
         "phantom_seed": 0,
         "seed": 0,
@@ -50,6 +50,11 @@ def record(seeds: int = 3) -> dict:
         "justification": "tolerance = max(0.02, 3 x std over training seeds) per score; seed 0 is "
                          "bit-for-bit repeatable on CPU, so the tolerance absorbs library/platform drift only.",
     }
+    if not any(r["tumour_dice_per_case"] for r in runs):
+        out["note"] = ("tumour Dice is 0 for every seed at the smoke size (64 px, 10 coarse epochs: the coarse "
+                       "tumour channel does not fire yet, so no crop reaches the fine stage); the smoke "
+                       "regression guards the liver, the cpu profile's report shows the tumour stage working")
+    return out
 
 
 def main(argv=None) -> int:
