@@ -52,7 +52,7 @@ class GongCascade:
         # 2.2: the coarse liver excludes tumour predictions outside the liver organ. CHOICE: the
         # largest 3D connected component of the liver (the paper does not say how the mask is cleaned).
         liver = postprocess.largest_component(coarse[..., 0] > t)
-        tumour = (coarse[..., 1] > t) & liver
+        tumour = (coarse[..., 1] > self.cfg.crop_threshold) & liver
         fine = np.zeros(slices.shape, np.float32)
         boxes = {}
         if self.fine_on_crop:

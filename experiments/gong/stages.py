@@ -52,7 +52,7 @@ def _loss_and_metrics(n_outputs: int):
 
 
 def train(cache: SliceCache, cfg: GongConfig, split: dict, stage: str, run_dir: Path):
-    from liverseg.training import fit
+    from liverseg.training import fit, set_seed
 
     from experiments.gong.model import build_coarse, build_fine
 
@@ -66,6 +66,7 @@ def train(cache: SliceCache, cfg: GongConfig, split: dict, stage: str, run_dir: 
     if (run_dir / stage / "done.json").is_file():
         print(f"skipping {stage}: already done")
         return None
+    set_seed(cfg.seed)  # before the datasets: tf.data derives unseeded op seeds from the global state
     train_ds, val_ds, steps, val_steps = data.stage_datasets(cache, cfg, split, stage, cfg.seed)
     if train_cfg.steps_per_epoch:
         steps = min(steps, train_cfg.steps_per_epoch)
