@@ -23,7 +23,7 @@ class _OverlapMetric(keras.metrics.Metric):
     def __init__(self, channel=None, threshold=0.5, per_image=False, name=None, dtype=None):
         super().__init__(name=name, dtype=dtype)
         self.channel = None if channel is None else int(channel)
-        self.threshold = float(threshold)
+        self.threshold = None if threshold is None else float(threshold)
         self.per_image = bool(per_image)
         if self.per_image:
             self.score_sum = self.add_variable(shape=(), initializer="zeros", dtype="float32", name="score_sum")
@@ -48,7 +48,9 @@ class _OverlapMetric(keras.metrics.Metric):
             y_true = y_true[..., self.channel]
             y_pred = y_pred[..., self.channel]
         t = ops.cast(y_true >= 0.5, "float32")
-        p = ops.cast(y_pred > self.threshold, "float32")
+        # threshold None: soft overlap of the probabilities themselves (smooth; moves before any
+        # pixel crosses 0.5, which makes it a usable checkpoint monitor early in training)
+        p = y_pred if self.threshold is None else ops.cast(y_pred > self.threshold, "float32")
         axes = tuple(range(1, len(t.shape)))
         inter = ops.sum(t * p, axis=axes)
         ps = ops.sum(p, axis=axes)
@@ -82,7 +84,8 @@ class _OverlapMetric(keras.metrics.Metric):
 
 @keras.saving.register_keras_serializable(package="liverseg")
 class DiceCoefficient(_OverlapMetric):
-    """Dice = 2 |P n G| / (|P| + |G|) of thresholded masks, 1.0 when both are empty."""
+    """Dice = 2 |P n G| / (|P| + |G|) of thresholded masks, 1.0 when both are empty; with
+    `threshold=None` the soft Dice 2 sum(p g) / (sum p + sum g) of the probabilities."""
 
     def __init__(self, channel=None, threshold=0.5, per_image=False, name="dice", dtype=None):
         super().__init__(channel=channel, threshold=threshold, per_image=per_image, name=name, dtype=dtype)

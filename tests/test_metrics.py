@@ -139,3 +139,17 @@ def test_compiled_model_history_and_evaluate(tmp_path):
     loaded = keras.models.load_model(ckpt, safe_mode=True)
     again = loaded.evaluate(x, y, batch_size=4, verbose=0, return_dict=True)
     assert set(again) == set(scores)
+
+
+def test_soft_dice_uses_probabilities_without_threshold():
+    # p = [0.4, 0.2, 0.0, 0.3], g = [1, 0, 0, 1]: 2 * (0.4 + 0.3) / (0.9 + 2) = 1.4 / 2.9
+    y_true = np.array([1, 0, 0, 1], np.float32).reshape(1, 2, 2, 1)
+    y_pred = np.array([0.4, 0.2, 0.0, 0.3], np.float32).reshape(1, 2, 2, 1)
+    soft = DiceCoefficient(threshold=None, name="soft_dice")
+    soft.update_state(y_true, y_pred)
+    np.testing.assert_allclose(float(soft.result()), 1.4 / 2.9, rtol=1e-6)
+    hard = DiceCoefficient()
+    hard.update_state(y_true, y_pred)
+    assert float(hard.result()) == 0.0  # nothing above 0.5
+    again = DiceCoefficient.from_config(soft.get_config())
+    assert again.threshold is None

@@ -86,24 +86,29 @@ def stage_datasets(cache: SliceCache, cfg: GongConfig, split: dict, stage: str, 
         sources, augment = [replace(cfg.fine_data, crop="none", crop_size=0)], cfg.augment
     else:
         raise ValueError(stage)
+    batch, single = sources[0].batch_size, len(sources) == 1
     train_sets, val_sets, n_train, n_val = [], [], 0, 0
-    for data_cfg in sources:
+    for i, data_cfg in enumerate(sources):
         train_rows = _slices(cache, split["train"], data_cfg, seed, split, "train")
         val_rows = _slices(cache, split["val"], data_cfg, seed, split, "val")
         n_train += len(train_rows)
         n_val += len(val_rows)
-        train_sets.append(make_dataset(cache, train_rows, data_cfg, augment=augment, training=True, seed=seed,
-                                       repeat=True))
+        # Several sources are mixed sample by sample, then batched: batches drawn whole from one
+        # source would give BatchNorm per-source batch statistics that its moving averages (used
+        # at inference) cannot match.
+        source_cfg = data_cfg if single else replace(data_cfg, batch_size=1)
+        ds = make_dataset(cache, train_rows, source_cfg, augment=augment, training=True, seed=seed + i, repeat=True)
+        train_sets.append(ds if single else ds.unbatch())
         val_sets.append(make_dataset(cache, val_rows, data_cfg, training=False, seed=seed))
-    batch = sources[0].batch_size
     if n_train == 0 or n_val == 0:
         raise RuntimeError(f"stage {stage}: no training or validation slices (train {n_train}, val {n_val})")
     train_ds = train_sets[0]
-    if len(train_sets) > 1:
+    if not single:
         import tensorflow as tf
 
         weights = [1.0 / len(train_sets)] * len(train_sets)
-        train_ds = tf.data.Dataset.sample_from_datasets(train_sets, weights=weights, seed=seed)
+        train_ds = (tf.data.Dataset.sample_from_datasets(train_sets, weights=weights, seed=seed)
+                    .batch(batch, drop_remainder=True).prefetch(tf.data.AUTOTUNE))
     val_ds = val_sets[0]
     for other in val_sets[1:]:
         val_ds = val_ds.concatenate(other)

@@ -45,7 +45,7 @@ def _loss_and_metrics(n_outputs: int):
     from liverseg.losses import DiceBCELoss
     from liverseg.metrics import DiceCoefficient
 
-    metrics = [DiceCoefficient(name="dice")]
+    metrics = [DiceCoefficient(name="dice"), DiceCoefficient(threshold=None, name="soft_dice")]
     if n_outputs == 2:
         metrics += [DiceCoefficient(channel=0, name="liver_dice"), DiceCoefficient(channel=1, name="tumour_dice")]
     return DiceBCELoss(), metrics
