@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from liverseg.errors import InputError
+from liverseg.naming import index_by_case_number
 
 LITS_VOLUME = re.compile(r"^volume-(\d+)\.nii(\.gz)?$")
 LITS_SEGMENTATION = re.compile(r"^segmentation-(\d+)\.nii(\.gz)?$")
@@ -51,25 +52,12 @@ def _visible_files(root: Path, recursive: bool = True):
             yield path
 
 
-def _index(files, pattern) -> dict[int, Path]:
-    found: dict[int, Path] = {}
-    for path in files:
-        match = pattern.match(path.name)
-        if not match:
-            continue
-        number = int(match.group(1))
-        if number in found:
-            raise InputError(path, f"case {number} is stored twice (also {found[number]})")
-        found[number] = path
-    return found
-
-
 def discover_lits(input_dir, prefix: str = "lits") -> list[CaseSource]:
     """LiTS-named cases under `input_dir`, sorted by case number."""
     root = require_dir(input_dir)
     files = list(_visible_files(root))
-    volumes = _index(files, LITS_VOLUME)
-    segmentations = _index(files, LITS_SEGMENTATION)
+    volumes = index_by_case_number(files, LITS_VOLUME)
+    segmentations = index_by_case_number(files, LITS_SEGMENTATION)
     if not volumes and not segmentations:
         raise InputError(root, "no LiTS cases found (expected volume-N.nii[.gz] with segmentation-N.nii[.gz])")
     for number, volume in sorted(volumes.items()):
@@ -88,12 +76,12 @@ def discover_msd(input_dir) -> list[CaseSource]:
     images_dir, labels_dir = root / "imagesTr", root / "labelsTr"
     if not images_dir.is_dir():
         raise InputError(root, "no imagesTr folder (expected the MSD Task03_Liver layout imagesTr/ + labelsTr/)")
-    images = _index(_visible_files(images_dir, recursive=False), MSD_CASE)
+    images = index_by_case_number(_visible_files(images_dir, recursive=False), MSD_CASE)
     if not images:
         raise InputError(images_dir, "no liver_N.nii.gz images found")
     if not labels_dir.is_dir():
         raise InputError(root, "no labelsTr folder next to imagesTr")
-    labels = _index(_visible_files(labels_dir, recursive=False), MSD_CASE)
+    labels = index_by_case_number(_visible_files(labels_dir, recursive=False), MSD_CASE)
     for number, image in sorted(images.items()):
         if number not in labels:
             raise InputError(image, f"no matching labelsTr/{image.name} for this image")

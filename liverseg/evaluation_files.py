@@ -11,6 +11,7 @@ import numpy as np
 from liverseg.case_metrics import aggregate, evaluate_case
 from liverseg.atomic import atomic_path
 from liverseg.errors import InputError, OptionError
+from liverseg.naming import index_by_case_number
 from liverseg.surface import SURFACE_DEFINITIONS
 
 # Accepted file names in both folders: segmentation-N, test-segmentation-N, prediction-N,
@@ -32,16 +33,7 @@ def find_cases(folder) -> dict[int, Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError(folder, "not a directory")
-    cases: dict[int, Path] = {}
-    for path in sorted(folder.iterdir()):
-        match = CASE_NAME.match(path.name)
-        if not match or not path.is_file():
-            continue
-        number = int(match.group(1))
-        if number in cases:
-            raise InputError(path, f"case {number} already given by {cases[number].name}")
-        cases[number] = path
-    return cases
+    return index_by_case_number(folder.iterdir(), CASE_NAME)
 
 
 def _read_labels(path):

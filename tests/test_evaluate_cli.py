@@ -114,7 +114,7 @@ def test_bad_label_values_and_duplicates_and_empty_truth(folders, tmp_path):
     with pytest.raises(InputError, match="outside"):
         evaluate_folders(pred, truth, out, quiet=True)
     write(pred / "segmentation-10.nii.gz", np.zeros((10, 9, 8), np.uint8))
-    with pytest.raises(InputError, match="case 10 already given"):
+    with pytest.raises(InputError, match="case 10 is stored twice"):
         evaluate_folders(pred, truth, out, quiet=True)
     with pytest.raises(InputError, match="no truth label files"):
         evaluate_folders(pred, _empty(tmp_path), out, quiet=True)
