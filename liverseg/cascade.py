@@ -56,13 +56,19 @@ def _pair(size) -> tuple[int, int]:
     return size
 
 
+def box_start(centre: float, size: int) -> int:
+    """First index of a `size` window centred on `centre`: floor(centre - (size - 1) / 2 + 0.5).
+
+    The one rule for every centred crop, at training (`liverseg.data.crops`) and at inference."""
+    return int(np.floor(float(centre) - (size - 1) / 2.0 + 0.5))
+
+
 def centred_box(centre: tuple[float, float], size, shape: tuple[int, int]) -> Box:
     """Box (r0, c0, r1, c1) of `size` (int or (h, w)) centred on `centre`, shifted to lie inside `shape`.
 
-    Along each axis the box starts at floor(c - (size - 1) / 2 + 0.5), so a half-pixel centre
-    (c = 10.5 with an even size) sits exactly in the middle of the box and an integer centre
-    with an even size sits just before the middle (the rule of `liverseg.data.crops`, used for
-    the training crops).  The box is then moved (never shrunk) to fit in [0, shape).  Where the
+    Along each axis the box starts at `box_start(c, size)`, so a half-pixel centre (c = 10.5 with
+    an even size) sits exactly in the middle of the box and an integer centre with an even size
+    sits just before the middle (the same rule as the training crops of `liverseg.data.crops`).  The box is then moved (never shrunk) to fit in [0, shape).  Where the
     image is smaller than the box, the box is centred on the image instead: it starts at
     (shape - size) // 2 < 0 and `crop` zero-pads both sides.
     """
@@ -74,8 +80,7 @@ def centred_box(centre: tuple[float, float], size, shape: tuple[int, int]) -> Bo
         if n < s:
             starts.append((n - s) // 2)
         else:
-            start = int(np.floor(float(c) - (s - 1) / 2.0 + 0.5))
-            starts.append(min(max(start, 0), n - s))
+            starts.append(min(max(box_start(c, s), 0), n - s))
     return starts[0], starts[1], starts[0] + size[0], starts[1] + size[1]
 
 
@@ -227,6 +232,6 @@ def predict_in_boxes(predict_fn: Callable[[np.ndarray], np.ndarray], slices: np.
 
 
 __all__ = [
-    "Box", "bbox", "bbox_centre", "centred_box", "crop", "paste", "roi_box",
+    "Box", "bbox", "bbox_centre", "box_start", "centred_box", "crop", "paste", "roi_box",
     "CropBox", "write_boxes", "read_boxes", "predict_in_boxes",
 ]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from liverseg.cascade import box_start
 from liverseg.errors import OptionError
 
 CROPS = ("none", "tiles", "centred")
@@ -40,8 +41,7 @@ def centre_origin(mask2d: np.ndarray, size: int) -> tuple[int, int]:
         cr, cc = (rows[0] + rows[-1]) / 2.0, (cols[0] + cols[-1]) / 2.0
     else:
         cr, cc = (mask2d.shape[0] - 1) / 2.0, (mask2d.shape[1] - 1) / 2.0
-    half = (size - 1) / 2.0
-    return int(np.floor(cr - half + 0.5)), int(np.floor(cc - half + 0.5))
+    return box_start(cr, size), box_start(cc, size)
 
 
 def clamp_origin(r0: int, c0: int, size: int, shape: tuple[int, int]) -> tuple[int, int]:
