@@ -52,6 +52,17 @@ def _visible_files(root: Path, recursive: bool = True):
             yield path
 
 
+def _check_pairs(images: dict[int, Path], labels: dict[int, Path], no_label, no_image) -> None:
+    """InputError naming the first image without a label (then label without an image);
+    `no_label(number, path)` / `no_image(number, path)` word the problem."""
+    for number, path in sorted(images.items()):
+        if number not in labels:
+            raise InputError(path, no_label(number, path))
+    for number, path in sorted(labels.items()):
+        if number not in images:
+            raise InputError(path, no_image(number, path))
+
+
 def discover_lits(input_dir, prefix: str = "lits") -> list[CaseSource]:
     """LiTS-named cases under `input_dir`, sorted by case number."""
     root = require_dir(input_dir)
@@ -60,12 +71,9 @@ def discover_lits(input_dir, prefix: str = "lits") -> list[CaseSource]:
     segmentations = index_by_case_number(files, LITS_SEGMENTATION)
     if not volumes and not segmentations:
         raise InputError(root, "no LiTS cases found (expected volume-N.nii[.gz] with segmentation-N.nii[.gz])")
-    for number, volume in sorted(volumes.items()):
-        if number not in segmentations:
-            raise InputError(volume, f"no matching segmentation-{number}.nii[.gz] for this volume")
-    for number, seg in sorted(segmentations.items()):
-        if number not in volumes:
-            raise InputError(seg, f"no matching volume-{number}.nii[.gz] for this segmentation")
+    _check_pairs(volumes, segmentations,
+                 lambda n, _: f"no matching segmentation-{n}.nii[.gz] for this volume",
+                 lambda n, _: f"no matching volume-{n}.nii[.gz] for this segmentation")
     return [CaseSource(f"{prefix}-{n}", f"{prefix}-{n}", volumes[n], segmentations[n])
             for n in sorted(volumes)]
 
@@ -82,12 +90,9 @@ def discover_msd(input_dir) -> list[CaseSource]:
     if not labels_dir.is_dir():
         raise InputError(root, "no labelsTr folder next to imagesTr")
     labels = index_by_case_number(_visible_files(labels_dir, recursive=False), MSD_CASE)
-    for number, image in sorted(images.items()):
-        if number not in labels:
-            raise InputError(image, f"no matching labelsTr/{image.name} for this image")
-    for number, label in sorted(labels.items()):
-        if number not in images:
-            raise InputError(label, f"no matching imagesTr/{label.name} for this label")
+    _check_pairs(images, labels,
+                 lambda _, path: f"no matching labelsTr/{path.name} for this image",
+                 lambda _, path: f"no matching imagesTr/{path.name} for this label")
     return [CaseSource(f"msd-{n}", f"msd-{n}", images[n], labels[n]) for n in sorted(images)]
 
 
