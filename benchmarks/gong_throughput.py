@@ -54,7 +54,7 @@ def measure(build, size: int, batch: int, steps: int, warmup: int, policy: str) 
     import keras
     import numpy as np
 
-    from liverseg.losses import DiceBCELoss
+    from liverseg.nn.losses import DiceBCELoss
 
     keras.mixed_precision.set_global_policy(policy)
     try:

@@ -37,7 +37,7 @@ def load_pair(data: Path):
     """(pred, truth, spacing, source description)."""
     path = data / "lits_sample" / "segmentation-0.nii.gz"
     if path.exists():
-        from liverseg.volumes import read_volume
+        from liverseg.io.volumes import read_volume
 
         vol = read_volume(path, kind="label")
         truth, spacing, source = vol.array >= 1, vol.spacing, str(path)

@@ -1,7 +1,7 @@
 """Case discovery for 3D-IRCADb: every patient folder holding `PATIENT_DICOM` (a folder or a .zip).
 
 The input may be one patient folder, a folder of patient folders (`3Dircadb1/3Dircadb1.1/...`),
-or one level above that. The patient folder is read by `liverseg.volumes.read_ircadb_case`
+or one level above that. The patient folder is read by `liverseg.io.volumes.read_ircadb_case`
 (image from PATIENT_DICOM, labels from MASKS_DICOM). Case id: `ircadb-<folder name without the
 "3Dircadb" prefix>`, e.g. `3Dircadb1.17` -> `ircadb-1.17`; each case is its own patient.
 """

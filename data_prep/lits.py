@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from liverseg.errors import InputError
-from liverseg.naming import index_by_case_number
+from liverseg.io.naming import index_by_case_number
 
 LITS_VOLUME = re.compile(r"^volume-(\d+)\.nii(\.gz)?$")
 LITS_SEGMENTATION = re.compile(r"^segmentation-(\d+)\.nii(\.gz)?$")

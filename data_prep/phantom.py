@@ -35,7 +35,7 @@ import numpy as np
 from scipy.special import ndtri
 
 from data_prep.phantom_anatomy import ORIENTATIONS, Case, draw_case
-from liverseg.atomic import atomic_write_bytes
+from liverseg.io.atomic import atomic_write_bytes
 from liverseg.errors import InputError, OptionError
 
 MIN_SIZE, MAX_SIZE = 32, 1024
@@ -276,7 +276,7 @@ def run_args(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    from liverseg.cli import run_command
+    from liverseg.cli.entry import run_command
 
     return run_command("python -m data_prep.phantom", add_arguments, run_args, argv, __doc__.split("\n\n")[0])
 

@@ -16,7 +16,7 @@ from liverseg.errors import OptionError
 
 @dataclass(frozen=True)
 class PreprocessConfig:
-    """Per-slice intensity recipe applied by `liverseg.preprocess` before the slice cache."""
+    """Per-slice intensity recipe applied by `liverseg.data.preprocess` before the slice cache."""
 
     window: tuple[float, float] = (-100.0, 200.0)  # HU clipped to [lo, hi], then scaled to [0, 1]
     denoise: str = "none"  # "none" | "median" | "bilateral"

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from liverseg.atomic import atomic_path, atomic_write_json, atomic_write_text
+from liverseg.io.atomic import atomic_path, atomic_write_json, atomic_write_text
 
 
 def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):

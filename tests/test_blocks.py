@@ -1,4 +1,4 @@
-"""Tests of liverseg.blocks: shapes, layer naming, hand-counted parameters, NumPy re-computations,
+"""Tests of liverseg.nn.blocks: shapes, layer naming, hand-counted parameters, NumPy re-computations,
 serialisation round trips."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from liverseg import blocks
+from liverseg.nn import blocks
 from liverseg.errors import OptionError
 
 

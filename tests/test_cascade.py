@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from liverseg.cascade import (
+from liverseg.infer.cascade import (
     CropBox, bbox, bbox_centre, centred_box, crop, paste, predict_in_boxes, read_boxes, roi_box, write_boxes,
 )
 from liverseg.errors import InputError, OptionError

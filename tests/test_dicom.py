@@ -11,9 +11,9 @@ import pytest
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-from liverseg.dicom import read_dicom_series
+from liverseg.io.dicom import read_dicom_series
 from liverseg.errors import InputError
-from liverseg.volumes import read_volume
+from liverseg.io.volumes import read_volume
 
 ROWS, COLS = 4, 5
 PIXEL_SPACING = (0.7, 0.8)  # (row spacing, column spacing)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverseg.commands import evaluate as evaluate_command
+from liverseg.cli import evaluate as evaluate_command
 from liverseg.errors import InputError
 from liverseg.evaluation import evaluate_folders, find_cases
 
@@ -130,7 +130,7 @@ def _empty(tmp_path):
 
 
 def test_console_script_reports_one_line_and_exit_2(folders, capsys, monkeypatch):
-    from liverseg import cli
+    from liverseg.cli import main as cli
 
     # only the evaluate sub-command is needed here; the others import heavier modules
     monkeypatch.setattr(cli, "COMMANDS", {"evaluate": cli.COMMANDS["evaluate"]})

@@ -215,7 +215,7 @@ def test_rand_index_matches_pair_enumeration(seed):
 
 @pytest.mark.realdata
 def test_real_case_perfect_and_with_a_lesion_removed(shared_data):
-    from liverseg.volumes import read_volume
+    from liverseg.io.volumes import read_volume
 
     vol = read_volume(shared_data / "lits_sample" / "segmentation-1.nii.gz", kind="label")
     truth = vol.array

@@ -9,7 +9,7 @@ import pytest
 from scipy import ndimage
 
 from liverseg.errors import OptionError
-from liverseg.inference import (
+from liverseg.infer.predict import (
     labels_from_probs, multiscale_predict, predict_slices, predict_volume, predict_volume_with, resize_probs,
     stack_context,
 )

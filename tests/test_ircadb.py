@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from liverseg.errors import InputError
-from liverseg.ircadb import is_liver_tumour_mask
-from liverseg.volumes import read_case, read_ircadb_case
+from liverseg.io.ircadb import is_liver_tumour_mask
+from liverseg.io.ircadb import read_ircadb_case
+from liverseg.io.volumes import read_case
 from tests.test_dicom import COLS, ROWS, coded_pixels, write_slice
 
 ZS = (0.0, 1.6, 3.2)

@@ -1,4 +1,4 @@
-"""Tests of liverseg.losses: golden values worked out by hand, serialisation, mixed precision, compile/save."""
+"""Tests of liverseg.nn.losses: golden values worked out by hand, serialisation, mixed precision, compile/save."""
 from __future__ import annotations
 
 import math
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from liverseg import losses
+from liverseg.nn import losses
 from liverseg.errors import OptionError
 
 

@@ -1,4 +1,4 @@
-"""Tests of liverseg.metrics: values by hand over two batches, reset, evaluate() against NumPy,
+"""Tests of liverseg.nn.metrics: values by hand over two batches, reset, evaluate() against NumPy,
 serialisation, mixed-precision inputs."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from liverseg.metrics import DiceCoefficient, IoUScore
+from liverseg.nn.metrics import DiceCoefficient, IoUScore
 
 
 def _img(values):

@@ -7,7 +7,7 @@ from scipy import ndimage
 from skimage.morphology import disk
 
 from liverseg.errors import OptionError
-from liverseg.postprocess import closing, fill_holes_per_slice, largest_component, opening, threshold
+from liverseg.infer.postprocess import closing, fill_holes_per_slice, largest_component, opening, threshold
 
 
 def test_threshold_is_at_or_above():

@@ -14,13 +14,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import data_prep.prepare as prep
+import liverseg.data.cache_builder as prep
 from data_prep.ircadb import discover_ircadb
 from data_prep.lits import discover_lits, discover_msd
 from liverseg.data.cache import SliceCache
 from liverseg.errors import InputError, OptionError
-from liverseg.preprocess import recipe_hash
-from liverseg.volumes import LeakageWarning
+from liverseg.data.preprocess import recipe_hash
+from liverseg.io.volumes import LeakageWarning
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE, DEPTH = 64, 8  # the gong smoke recipe resizes to 64 x 64, so slices keep their pixels
@@ -333,7 +333,7 @@ def test_console_script_reports_one_line(tmp_path):
     src = make_lits(tmp_path / "src", n=1)
     (src / "segmentation-0.nii.gz").unlink()
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "data_prep.prepare", "--dataset", "lits", "--input", str(src),
+    proc = subprocess.run([sys.executable, "-m", "liverseg.data.cache_builder", "--dataset", "lits", "--input", str(src),
                            "--output", str(tmp_path / "out"), "--paper", "gong", "--profile", "smoke"],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert proc.returncode == 2

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.ndimage as ndi
 
-from liverseg import preprocess as pp
+from liverseg.data import preprocess as pp
 from liverseg.config import PreprocessConfig, config_hash
 from liverseg.errors import OptionError
 

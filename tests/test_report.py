@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from liverseg import report, viz
+from liverseg.report import tables as report
+from liverseg.report import plots as viz
 from liverseg.errors import InputError, LiversegError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

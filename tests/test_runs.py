@@ -1,4 +1,4 @@
-"""Tests of liverseg.runs: run folders, config guard, versions record, atomic writes, history cleaning."""
+"""Tests of liverseg.runner.run_dir: run folders, config guard, versions record, atomic writes, history cleaning."""
 from __future__ import annotations
 
 import json
@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from liverseg.errors import InputError, OptionError
-from liverseg.atomic import atomic_write_json, atomic_write_text
-from liverseg.runs import clean_history, create_run_dir, read_history, read_json, write_config, write_versions
+from liverseg.io.atomic import atomic_write_json, atomic_write_text
+from liverseg.io.atomic import read_json
+from liverseg.runner.run_dir import create_run_dir, write_config, write_versions
+from liverseg.train.history import clean_history, read_history
 
 
 def test_atomic_write_text_and_json(tmp_path):
@@ -105,7 +107,7 @@ def test_read_history_one_row_per_epoch(tmp_path):
 
 
 def test_latest_unfinished_run_finds_the_interrupted_run_with_the_same_config(tmp_path):
-    from liverseg.runs import latest_unfinished_run
+    from liverseg.runner.run_dir import latest_unfinished_run
 
     cfg = {"lr": 0.1, "epochs": 3}
     old = create_run_dir("p", "cpu", tmp_path / "runs" / "p" / "cpu-20260101-000000")

@@ -14,7 +14,7 @@ from scipy import ndimage
 from scipy.spatial.distance import cdist
 
 from liverseg.evaluation import surface_distances, surface_mask, volume_metrics
-from liverseg.surface import bounding_box, union_box
+from liverseg.evaluation.surface import bounding_box, union_box
 
 medpy_binary = pytest.importorskip("medpy.metric.binary")
 
@@ -210,7 +210,7 @@ def test_bounding_boxes():
 def test_real_liver_slab_against_distance_transform(shared_data):
     """A real liver cut to a slab of slices (so it touches the volume border) against a shifted,
     dilated copy: distances from a whole-volume Euclidean distance transform, no cropping."""
-    from liverseg.volumes import read_volume
+    from liverseg.io.volumes import read_volume
 
     vol = read_volume(shared_data / "lits_sample" / "segmentation-0.nii.gz", kind="label")
     liver = vol.array >= 1

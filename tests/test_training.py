@@ -1,4 +1,4 @@
-"""Tests of liverseg.training / liverseg.callbacks: stage folder, seeds, schedules, resume after a crash."""
+"""Tests of liverseg.train.fit / liverseg.train.callbacks: stage folder, seeds, schedules, resume after a crash."""
 from __future__ import annotations
 
 import json
@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from liverseg.callbacks import make_learning_rate, read_backup_state, schedule_callbacks
+from liverseg.train.callbacks import make_learning_rate, read_backup_state, schedule_callbacks
 from liverseg.config import TrainConfig
 from liverseg.errors import InputError, OptionError
-from liverseg.training import fit, load_model, make_optimizer, resolve_precision
+from liverseg.io.checkpoints import load_model
+from liverseg.train.fit import fit, make_optimizer, resolve_precision
 
 REPO = Path(__file__).resolve().parents[1]
 

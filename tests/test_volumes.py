@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from liverseg.errors import InputError
-from liverseg.volumes import (
+from liverseg.io.volumes import (
     LeakageWarning, Volume, check_leakage, content_hash, read_case, read_volume, write_label_volume,
 )
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import keras
 
-from liverseg import blocks
-from liverseg.models import build_unet, segmentation_head
+from liverseg.nn import blocks
+from liverseg.nn.models import build_unet, segmentation_head
 
 from experiments.gong.config import FusionNetConfig, GongConfig, UNetConfig
 

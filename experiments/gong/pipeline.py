@@ -10,9 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg import cascade, inference, postprocess
+from liverseg.infer import cascade
+from liverseg.infer import predict as inference
+from liverseg.infer import postprocess
 from liverseg.config import from_dict
-from liverseg.preprocess import preprocess_slices
+from liverseg.data.preprocess import preprocess_slices
 
 from experiments.gong.config import GongConfig
 
@@ -36,7 +38,7 @@ class GongCascade:
 
     @classmethod
     def from_run(cls, run_dir, *, fine_stage: str = "fine") -> "GongCascade":
-        from liverseg.training import load_model
+        from liverseg.io.checkpoints import load_model
 
         run_dir = Path(run_dir)
         cfg = load_config(run_dir)

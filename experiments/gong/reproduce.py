@@ -71,7 +71,7 @@ def dry_run(cfg) -> int:
 
 
 def run(args) -> int:
-    from liverseg.runs import create_run_dir, latest_unfinished_run, write_config, write_versions
+    from liverseg.runner.run_dir import create_run_dir, latest_unfinished_run, write_config, write_versions
 
     cfg = resolve_config(args)
     if args.dry_run:
@@ -101,7 +101,7 @@ def run(args) -> int:
 
 
 def main(argv=None) -> int:
-    from liverseg.cli import run_command
+    from liverseg.cli.entry import run_command
 
     return run_command("python -m experiments.gong.reproduce", add_arguments, run, argv, __doc__.split("\n\n")[0],
                        tensorflow=True)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from liverseg.data.cache import SliceCache
-from liverseg.atomic import atomic_write_json
+from liverseg.io.atomic import atomic_write_json
 
 from experiments.gong import data
 from experiments.gong.config import GongConfig
@@ -20,7 +20,7 @@ VARIANTS = {"crop": "fine", "whole": "fine_whole"}  # cascade variant -> fine st
 
 def prepare(cfg: GongConfig, dataset: str, data_dir: Path, run_dir: Path) -> SliceCache:
     """2.1 preprocessing of every case into the run's slice cache (skipped when up to date)."""
-    from data_prep.prepare import prepare as prep
+    from liverseg.data.cache_builder import prepare as prep
 
     cache_dir = run_dir / "cache"
     # The cache belongs to this run: one left half-written by a killed run is rebuilt, not refused.
@@ -42,8 +42,8 @@ def split(cache: SliceCache, cfg: GongConfig, run_dir: Path) -> dict:
 
 
 def _loss_and_metrics(n_outputs: int):
-    from liverseg.losses import DiceBCELoss
-    from liverseg.metrics import DiceCoefficient
+    from liverseg.nn.losses import DiceBCELoss
+    from liverseg.nn.metrics import DiceCoefficient
 
     metrics = [DiceCoefficient(name="dice"), DiceCoefficient(threshold=None, name="soft_dice")]
     if n_outputs == 2:
@@ -52,7 +52,7 @@ def _loss_and_metrics(n_outputs: int):
 
 
 def train(cache: SliceCache, cfg: GongConfig, split: dict, stage: str, run_dir: Path):
-    from liverseg.training import fit, set_seed
+    from liverseg.train.fit import fit, set_seed
 
     from experiments.gong.model import build_coarse, build_fine
 
@@ -81,7 +81,7 @@ def case_number(case_id: str) -> str:
 
 
 def _read_test_case(cache: SliceCache, case_id: str):
-    from liverseg.volumes import read_case
+    from liverseg.io.volumes import read_case
 
     meta = cache.meta(case_id)
     return read_case(meta["source_image"], meta["source_label"], case_id=case_id)
@@ -89,7 +89,7 @@ def _read_test_case(cache: SliceCache, case_id: str):
 
 def infer(cache: SliceCache, cfg: GongConfig, split: dict, run_dir: Path) -> None:
     """Cascade inference on every test volume, both variants; LiTS-named label volumes per case."""
-    from liverseg.volumes import write_label_volume
+    from liverseg.io.volumes import write_label_volume
 
     from experiments.gong.pipeline import GongCascade
 
@@ -117,7 +117,7 @@ def infer(cache: SliceCache, cfg: GongConfig, split: dict, run_dir: Path) -> Non
 def evaluate(cache: SliceCache, cfg: GongConfig, split: dict, run_dir: Path) -> dict:
     """LiTS protocol on the test volumes: per case and global Dice for liver and tumour, both variants."""
     from liverseg.evaluation import aggregate, evaluate_case
-    from liverseg.volumes import read_volume
+    from liverseg.io.volumes import read_volume
 
     out = run_dir / "evaluation"
     summary_path = out / "summary.json"
@@ -142,9 +142,9 @@ def evaluate(cache: SliceCache, cfg: GongConfig, split: dict, run_dir: Path) -> 
 
 
 def report(cfg: GongConfig, split: dict, summary: dict, run_dir: Path, dataset: str) -> None:
-    from liverseg.report import case_overlays, write_metrics, write_report
-    from liverseg.viz import plot_history, plot_per_case_dice
-    from liverseg.volumes import read_case
+    from liverseg.report.tables import case_overlays, write_metrics, write_report
+    from liverseg.report.plots import plot_history, plot_per_case_dice
+    from liverseg.io.volumes import read_case
 
     crop = summary["crop"]
     per_case = pd.read_csv(run_dir / "evaluation" / "per_case_crop.csv", dtype={"case": str})
@@ -155,7 +155,7 @@ def report(cfg: GongConfig, split: dict, summary: dict, run_dir: Path, dataset: 
     def load_case(case_id):
         meta = json.loads((run_dir / "cache" / "cases" / case_id / "meta.json").read_text())
         case = read_case(meta["source_image"], meta["source_label"], case_id=case_id)
-        from liverseg.volumes import read_volume
+        from liverseg.io.volumes import read_volume
 
         pred = read_volume(run_dir / "predictions" / "crop" / f"segmentation-{case_number(case_id)}.nii.gz",
                            kind="label")

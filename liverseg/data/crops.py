@@ -17,11 +17,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from liverseg.cascade import box_start
 from liverseg.errors import OptionError
 
 CROPS = ("none", "tiles", "centred")
 TARGETS = ("liver", "tumour")
+
+
+def box_start(centre: float, size: int) -> int:
+    """First index of a `size` window centred on `centre`: floor(centre - (size - 1) / 2 + 0.5).
+
+    The one rule for every centred crop, at training (this module) and at inference."""
+    return int(np.floor(float(centre) - (size - 1) / 2.0 + 0.5))
 
 
 def target_mask(label: np.ndarray, target: str) -> np.ndarray:

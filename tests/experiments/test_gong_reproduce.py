@@ -75,7 +75,7 @@ def test_dry_run_trains_nothing(tmp_path, capsys, gong_cache_dir):
 
 def _predict(run, ct, out):
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3")
-    return subprocess.run([sys.executable, "-m", "liverseg.cli", "predict", "--run", str(run), "--input", str(ct),
+    return subprocess.run([sys.executable, "-m", "liverseg.cli.main", "predict", "--run", str(run), "--input", str(ct),
                            "--output", str(out)], capture_output=True, text=True, env=env, cwd=REPO)
 
 

@@ -6,7 +6,7 @@ import math
 import numpy as np
 from scipy import ndimage
 
-from liverseg.surface import union_box
+from liverseg.evaluation.surface import union_box
 
 # Detection levels reported: key suffix -> a truth lesion counts as detected when IoU > value.
 DETECTION_THRESHOLDS = {"50": 0.5, "any": 0.0}

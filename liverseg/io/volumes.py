@@ -33,7 +33,7 @@ import nibabel as nib
 import numpy as np
 from nibabel import orientations as nio
 
-from liverseg.atomic import atomic_path
+from liverseg.io.atomic import atomic_path
 from liverseg.errors import InputError
 
 LABEL_VALUES = (0, 1, 2)
@@ -226,7 +226,7 @@ def read_volume(path, kind: str = "image") -> Volume:
         raise ValueError(f"kind must be 'image' or 'label', not {kind!r}")
     path = Path(path)
     if path.is_dir():
-        from liverseg.dicom import read_dicom_series
+        from liverseg.io.dicom import read_dicom_series
 
         series = read_dicom_series(path, values="hu" if kind == "image" else "raw")
         return volume_from_array(series.array, series.affine, path, kind)
@@ -280,13 +280,6 @@ def _stem(path) -> str:
         if name.endswith(suffix):
             return name[: -len(suffix)]
     return name
-
-
-def read_ircadb_case(folder) -> Case:
-    """Read a 3D-IRCADb patient folder (see `liverseg.ircadb.read_ircadb_case`)."""
-    from liverseg.ircadb import read_ircadb_case as _read
-
-    return _read(folder)
 
 
 def write_label_volume(labels: np.ndarray, affine: np.ndarray, path) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import keras
 
-from liverseg import blocks
+from liverseg.nn import blocks
 
 
 def segmentation_head(x, n_outputs: int, *, name: str):

@@ -12,9 +12,9 @@ from typing import Callable, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
-from liverseg.atomic import atomic_write_text
+from liverseg.io.atomic import atomic_write_text
 from liverseg.errors import OptionError
-from liverseg.viz import pick_slice, plot_overlay
+from liverseg.report.plots import pick_slice, plot_overlay
 
 MISSING = "—"
 OVERLAYS = ("best", "median", "worst")

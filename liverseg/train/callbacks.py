@@ -18,8 +18,7 @@ import numpy as np
 
 from liverseg.config import TrainConfig
 from liverseg.errors import OptionError
-from liverseg.atomic import atomic_replace, atomic_write_json, fsync_file
-from liverseg.runs import read_json
+from liverseg.io.atomic import atomic_replace, atomic_write_json, fsync_file, read_json
 
 BACKUP_STATE = "state.json"
 _STATE_ATTRS = ("best", "wait", "best_epoch", "stopped_epoch", "cooldown_counter")

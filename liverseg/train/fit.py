@@ -38,14 +38,15 @@ import numpy as np
 import pandas as pd
 import tensorflow as tf
 
-from liverseg.callbacks import (
+from liverseg.train.callbacks import (
     AtomicBackupAndRestore, AtomicModelCheckpoint, make_learning_rate, read_backup_state,
     schedule_callbacks,
 )
 from liverseg.config import TrainConfig
 from liverseg.errors import InputError, OptionError
-from liverseg.atomic import atomic_write_json, atomic_write_text
-from liverseg.runs import clean_history, read_history, read_json
+from liverseg.io.atomic import atomic_write_json, atomic_write_text
+from liverseg.io.atomic import read_json
+from liverseg.train.history import clean_history, read_history
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 
@@ -104,7 +105,7 @@ def get_strategy() -> tf.distribute.Strategy:
 
 def make_optimizer(train: TrainConfig, steps_per_epoch: int | None) -> keras.optimizers.Optimizer:
     """Adam, SGD (with `train.momentum`) or Adagrad, with the learning rate or schedule of
-    `liverseg.callbacks.make_learning_rate` ("plateau" also needs `schedule_callbacks(train)`)."""
+    `liverseg.train.callbacks.make_learning_rate` ("plateau" also needs `schedule_callbacks(train)`)."""
     lr = make_learning_rate(train, steps_per_epoch)
     name = train.optimizer.lower()
     if name == "adam":
@@ -129,18 +130,6 @@ class StageResult:
     history: pd.DataFrame
     resumed_from: int | None
     skipped: bool
-
-
-def load_model(path) -> keras.Model:
-    """Load a `.keras` checkpoint for inference (safe mode, not compiled). Custom layers must be
-    registered, i.e. the module defining them imported, before loading."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(path, "model file not found")
-    try:
-        return keras.saving.load_model(path, safe_mode=True, compile=False)
-    except (OSError, ValueError, TypeError, KeyError) as e:
-        raise InputError(path, f"cannot load Keras model ({type(e).__name__}: {e})") from None
 
 
 def tensorboard_available() -> bool:
@@ -285,5 +274,4 @@ def fit(build_model: Callable[[], keras.Model], train_ds, val_ds, *, stage: str,
 
 __all__ = [
     "set_seed", "resolve_precision", "get_strategy", "make_optimizer", "StageResult", "fit",
-    "load_model",
 ]

@@ -18,6 +18,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from liverseg.data.crops import box_start
 from liverseg.errors import InputError, OptionError
 
 Box = tuple[int, int, int, int]
@@ -54,13 +55,6 @@ def _pair(size) -> tuple[int, int]:
     if len(size) != 2:
         raise OptionError(f"crop size must be an int or (height, width), got {size}")
     return size
-
-
-def box_start(centre: float, size: int) -> int:
-    """First index of a `size` window centred on `centre`: floor(centre - (size - 1) / 2 + 0.5).
-
-    The one rule for every centred crop, at training (`liverseg.data.crops`) and at inference."""
-    return int(np.floor(float(centre) - (size - 1) / 2.0 + 0.5))
 
 
 def centred_box(centre: tuple[float, float], size, shape: tuple[int, int]) -> Box:

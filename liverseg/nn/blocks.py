@@ -4,13 +4,13 @@ Every function takes a channels-last tensor `x` (B, H, W, C) and a `name`
 prefix, and names every layer it creates from that prefix (`f"{name}_conv1"`,
 ...), so a model built from blocks has readable, unique layer names.
 Attention gates, ConvLSTM skip fusion and multi-scale fusion live in
-`liverseg.blocks_fusion` and are re-exported here.
+`liverseg.nn.blocks_fusion` and are re-exported here.
 """
 from __future__ import annotations
 
 from keras import layers
 
-from liverseg.blocks_fusion import attention_gate, convlstm_skip_fusion, multiscale_fusion
+from liverseg.nn.blocks_fusion import attention_gate, convlstm_skip_fusion, multiscale_fusion
 from liverseg.errors import OptionError
 
 __all__ = [

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg.case_metrics import aggregate, evaluate_case
-from liverseg.atomic import atomic_path
+from liverseg.evaluation.volume_metrics import aggregate, evaluate_case
+from liverseg.io.atomic import atomic_path
 from liverseg.errors import InputError, OptionError
-from liverseg.naming import index_by_case_number
-from liverseg.surface import SURFACE_DEFINITIONS
+from liverseg.io.naming import index_by_case_number
+from liverseg.evaluation.surface import SURFACE_DEFINITIONS
 
 # Accepted file names in both folders: segmentation-N, test-segmentation-N, prediction-N,
 # each .nii or .nii.gz; N is the case number.
@@ -37,7 +37,7 @@ def find_cases(folder) -> dict[int, Path]:
 
 
 def _read_labels(path):
-    from liverseg.volumes import read_volume
+    from liverseg.io.volumes import read_volume
 
     return read_volume(path, kind="label")
 
@@ -84,7 +84,7 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
 
     Both folders hold files named segmentation-N, test-segmentation-N or prediction-N
     (.nii or .nii.gz); other files are ignored, and predictions without a truth file are left
-    out. Each file is read with `liverseg.volumes.read_volume(path, kind="label")`; the truth
+    out. Each file is read with `liverseg.io.volumes.read_volume(path, kind="label")`; the truth
     spacing is used. Errors (InputError): a folder missing or without LiTS-named truth files,
     two files for one case, truth cases without a prediction (all listed), a prediction whose
     shape or spacing (within 0.001 mm) differs from its truth, unreadable files.

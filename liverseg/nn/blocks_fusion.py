@@ -1,6 +1,6 @@
 """Blocks that merge two or more feature maps: attention gate, ConvLSTM skip fusion, multi-scale fusion.
 
-Imported through `liverseg.blocks`; same conventions (channels-last tensors,
+Imported through `liverseg.nn.blocks`; same conventions (channels-last tensors,
 every layer named from the `name` prefix).
 """
 from __future__ import annotations

@@ -24,9 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg.dicom import DicomSeries, read_dicom_series
+from liverseg.io.dicom import DicomSeries, read_dicom_series
 from liverseg.errors import InputError
-from liverseg.volumes import Case, volume_from_array
+from liverseg.io.volumes import Case, volume_from_array
 
 TUMOUR_PATTERN = re.compile(r"^livertumou?r(s|_?\d+)?$", re.IGNORECASE)
 LIVER_NAME = "liver"

@@ -5,7 +5,7 @@ A run directory looks like::
     runs/<paper>/<profile>-<YYYYmmdd-HHMMSS>/
         config.json      {"paper", "profile", "config"}: the resolved configuration (refused if it changes)
         versions.json    library versions, CUDA/cuDNN, GPUs, git commit of the code
-        <stage>/         one folder per training stage, written by `liverseg.training.fit`
+        <stage>/         one folder per training stage, written by `liverseg.train.fit.fit`
             best.keras  last.keras  history.csv  done.json  model_summary.txt  backup/  tensorboard/
 
 Every file here is written through `atomic_write_text` / `atomic_write_json`: a temporary file in
@@ -14,9 +14,7 @@ the same folder, flushed and fsync'ed, then `os.replace`d over the target, so a 
 """
 from __future__ import annotations
 
-import csv
 import datetime
-import io
 import json
 import platform
 import subprocess
@@ -25,22 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg.atomic import atomic_write_json, atomic_write_text
-from liverseg.atomic import json_default as _json_default
+from liverseg.io.atomic import atomic_write_json, read_json
+from liverseg.io.atomic import json_default as _json_default
 from liverseg.errors import InputError, OptionError
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-
-
-def read_json(path) -> dict:
-    """Read a JSON file of the run directory; a damaged file is an InputError naming it."""
-    path = Path(path)
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(path, "file not found") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise InputError(path, f"not valid JSON ({e})") from None
 
 
 def create_run_dir(paper: str, profile: str, run_dir: str | Path | None = None,
@@ -183,56 +170,7 @@ def write_versions(run_dir) -> dict:
     return out
 
 
-def clean_history(path, finished_epochs: int) -> None:
-    """Keep only the complete rows of `history.csv` whose `epoch` is below `finished_epochs`, each
-    epoch once (the last copy); drops rows of an epoch that was interrupted and a torn last line.
-    The file is removed when no row is left, so that the CSV logger writes a fresh header."""
-    path = Path(path)
-    if not path.exists():
-        return
-    text = path.read_text(encoding="utf-8", errors="replace")
-    lines = text.splitlines(keepends=True)
-    if not lines or not lines[0].strip():
-        path.unlink()
-        return
-    header = next(csv.reader([lines[0]]))
-    if "epoch" not in header:
-        raise InputError(path, "history file has no 'epoch' column")
-    col = header.index("epoch")
-    rows: dict[int, str] = {}
-    for line in lines[1:]:
-        if not line.endswith("\n"):
-            break  # torn write of the last row
-        fields = next(csv.reader([line]), [])
-        if len(fields) != len(header):
-            continue
-        try:
-            epoch = int(fields[col])
-        except ValueError:
-            continue
-        if 0 <= epoch < finished_epochs:
-            rows[epoch] = line
-    if not rows:
-        path.unlink()
-        return
-    atomic_write_text(path, lines[0] + "".join(rows[e] for e in sorted(rows)))
-
-
-def read_history(path):
-    """`history.csv` as a DataFrame sorted by epoch, one row per epoch (the last copy kept)."""
-    import pandas as pd
-
-    path = Path(path)
-    if not path.exists():
-        return pd.DataFrame({"epoch": pd.Series([], dtype="int64")})
-    df = pd.read_csv(io.StringIO(path.read_text(encoding="utf-8")))
-    if "epoch" not in df.columns:
-        raise InputError(path, "history file has no 'epoch' column")
-    return df.drop_duplicates("epoch", keep="last").sort_values("epoch").reset_index(drop=True)
-
-
 __all__ = [
     "create_run_dir", "write_config", "write_versions", "collect_versions",
-    "latest_unfinished_run", "config_record", "read_json",
-    "clean_history", "read_history",
-]
+    "latest_unfinished_run", "config_record",
+    ]

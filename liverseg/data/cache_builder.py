@@ -1,11 +1,11 @@
 """`liverseg prep`: source CT files -> a paper's preprocessing recipe -> slice cache on disk.
 
-    python -m data_prep.prepare --dataset lits --input LITS_DIR --output cache/gong --paper gong
+    python -m liverseg.data.cache_builder --dataset lits --input LITS_DIR --output cache/gong --paper gong
     liverseg prep --dataset ircadb --input 3Dircadb1 --output cache/li --paper li_dalunet --jobs 4
 
 Steps: options and discovery are checked first (cheap, before anything is written); NIfTI headers
 of every case are checked (3D, image and label shapes and voxel sizes agree); then each case is
-read through `liverseg.volumes` (full validation), preprocessed with
+read through `liverseg.io.volumes` (full validation), preprocessed with
 `experiments.<paper>.config.get_config(profile).preprocess` and written with
 `liverseg.data.cache.write_case`; `manifest.csv` and `recipe.json` come last.
 
@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-import liverseg.preprocess as pp
+import liverseg.data.preprocess as pp
 from liverseg.config import PreprocessConfig, from_dict, to_dict
 from liverseg.data.cache import case_dir, slice_rows, write_case, write_manifest
 from liverseg.errors import InputError, LiversegError, OptionError
@@ -109,7 +109,7 @@ def _mm(values) -> str:
 
 def check_headers(sources: list[CaseSource]) -> None:
     """Cheap pre-check of NIfTI headers: readable, 3D, image and label on the same grid."""
-    from liverseg.volumes import SPACING_RTOL
+    from liverseg.io.volumes import SPACING_RTOL
 
     for src in sources:
         if src.reader != "nifti":
@@ -127,7 +127,8 @@ def check_headers(sources: list[CaseSource]) -> None:
 
 def process_case(src: CaseSource, recipe: dict, rhash: str, staging: str, dataset: str) -> dict:
     """Read, validate, preprocess and write one case into `staging`; returns its rows and hash."""
-    from liverseg.volumes import content_hash, read_case, read_ircadb_case
+    from liverseg.io.ircadb import read_ircadb_case
+    from liverseg.io.volumes import content_hash, read_case
 
     cfg = from_dict(PreprocessConfig, recipe)
     try:
@@ -235,7 +236,7 @@ def _first_missing_ancestor(path: Path) -> Path | None:
 
 def _dedupe_patients(results: list[dict]) -> None:
     """Same content hash in two cases: warn and give both one patient id (so splits keep them together)."""
-    from liverseg.volumes import LeakageWarning
+    from liverseg.io.volumes import LeakageWarning
 
     first: dict[str, dict] = {}
     for res in results:
@@ -352,7 +353,7 @@ def run_args(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry; every LiversegError ends as one line on stderr and exit status 2."""
-    from liverseg.cli import run_command
+    from liverseg.cli.entry import run_command
 
     return run_command("liverseg prep", add_arguments, run_args, argv, __doc__.split("\n\n")[0])
 

@@ -14,7 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
-from liverseg.atomic import atomic_path
+from liverseg.io.atomic import atomic_path
 from liverseg.errors import InputError, OptionError
 
 TRUTH_COLOUR, PRED_COLOUR = "lime", "red"

@@ -23,7 +23,7 @@ def run(args) -> int:
         raise InputError(config, "no 'paper' key")
     if not str(args.output).endswith((".nii", ".nii.gz")):
         raise InputError(args.output, "output must end in .nii or .nii.gz")
-    from liverseg.volumes import read_volume, write_label_volume
+    from liverseg.io.volumes import read_volume, write_label_volume
 
     volume = read_volume(args.input, kind="image")
     pipeline = importlib.import_module(f"experiments.{paper}.pipeline")

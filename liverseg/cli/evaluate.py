@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from liverseg.surface import SURFACE_DEFINITIONS
+from liverseg.evaluation.surface import SURFACE_DEFINITIONS
 
 
 def configure(parser: argparse.ArgumentParser) -> None:

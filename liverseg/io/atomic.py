@@ -1,4 +1,5 @@
-"""Files that appear whole or not at all: write a temporary file in the target's folder, fsync it,
+"""JSON and other files that appear whole or not at all (`read_json` reads them back, naming a damaged file):
+ write a temporary file in the target's folder, fsync it,
 give it the usual permissions (0666 minus the umask), rename it over the target, flush the folder."""
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+
+from liverseg.errors import InputError
 
 
 def _umask() -> int:
@@ -88,3 +91,14 @@ def json_default(obj):
 def atomic_write_json(path, obj) -> Path:
     """Write `obj` as indented JSON (NumPy scalars and Paths converted) atomically."""
     return atomic_write_text(path, json.dumps(obj, indent=2, default=json_default) + "\n")
+
+
+def read_json(path) -> dict:
+    """Read a JSON file of the run directory; a damaged file is an InputError naming it."""
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(path, "file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise InputError(path, f"not valid JSON ({e})") from None

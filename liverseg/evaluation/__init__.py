@@ -15,11 +15,11 @@ The definitions follow the LiTS challenge scorer (lits-challenge-scoring, ``prog
 and ``program/helpers/{calc_metric,surface}.py``); every departure is stated in the docstring
 of the function concerned.
 """
-from liverseg.case_metrics import VOLUME_METRICS, aggregate, evaluate_case, volume_metrics
-from liverseg.evaluation_files import evaluate_folders, find_cases
-from liverseg.lesions import lesion_detection, tumour_burden
-from liverseg.pixel_metrics import gruber_metrics, rand_index, restricted_auc
-from liverseg.surface import SURFACE_DEFINITIONS, surface_distances, surface_mask
+from liverseg.evaluation.volume_metrics import VOLUME_METRICS, aggregate, evaluate_case, volume_metrics
+from liverseg.evaluation.files import evaluate_folders, find_cases
+from liverseg.evaluation.lesions import lesion_detection, tumour_burden
+from liverseg.evaluation.pixel_metrics import gruber_metrics, rand_index, restricted_auc
+from liverseg.evaluation.surface import SURFACE_DEFINITIONS, surface_distances, surface_mask
 
 __all__ = [
     "SURFACE_DEFINITIONS",

@@ -8,8 +8,8 @@ import math
 import numpy as np
 
 from liverseg.errors import OptionError
-from liverseg.lesions import lesion_detection, tumour_burden
-from liverseg.surface import SURFACE_DEFINITIONS, surface_distances, union_box
+from liverseg.evaluation.lesions import lesion_detection, tumour_burden
+from liverseg.evaluation.surface import SURFACE_DEFINITIONS, surface_distances, union_box
 
 VOLUME_METRICS = ("dice", "jaccard", "voe", "rvd", "assd", "rmsd", "msd", "hd95")
 COUNT_KEYS = ("pred_voxels", "truth_voxels", "intersection_voxels")
@@ -37,7 +37,7 @@ def volume_metrics(pred, truth, spacing, assd: str = "lits") -> dict:
       the larger of the two directed 95th percentiles instead, which is >= this value;
     - ``pred_voxels``, ``truth_voxels``, ``intersection_voxels``: counts for a global Dice.
 
-    `assd` picks the surface definition used by every distance metric (see `liverseg.surface`):
+    `assd` picks the surface definition used by every distance metric (see `liverseg.evaluation.surface`):
 
     - ``"lits"``: mask XOR its erosion by the 18-neighbourhood, volume border = background
       (LiTS scorer);

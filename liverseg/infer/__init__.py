@@ -1,0 +1,1 @@
+"""Whole-volume inference: batched slice prediction, TTA, multi-scale, cascade crop/paste-back, post-processing."""

@@ -1,0 +1,23 @@
+"""Loading `.keras` checkpoints for inference: safe mode (no Lambda / arbitrary code), not compiled."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+
+from liverseg.errors import InputError
+
+
+def load_model(path) -> keras.Model:
+    """Load a `.keras` checkpoint for inference (safe mode, not compiled). Custom layers must be
+    registered, i.e. the module defining them imported, before loading."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(path, "model file not found")
+    try:
+        return keras.saving.load_model(path, safe_mode=True, compile=False)
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise InputError(path, f"cannot load Keras model ({type(e).__name__}: {e})") from None
+
+
+__all__ = ["load_model"]

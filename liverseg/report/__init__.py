@@ -1,0 +1,1 @@
+"""Run reports: `report.md` / `metrics.json` tables and plots."""

@@ -1,0 +1,1 @@
+"""Training: `fit()` with precision policy, distribution strategy, callbacks, schedules, seeds and history."""
