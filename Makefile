@@ -1,6 +1,7 @@
 # liverseg: every target creates (or reuses) the virtual environment it needs.
 #   make reproduce-gong                          phantom, cpu profile (2 CPU cores, minutes)
-#   make reproduce-gong PROFILE=paper LITS_DIR=/data/lits GPU=1
+#   make reproduce-gong PROFILE=paper DATA_DIR=/data/lits DATASET=lits GPU=1   (DATASET: lits, msd, ircadb)
+#   make reproduce-gong LITS_DIR=/data/lits      shorthand for DATA_DIR=... DATASET=lits (IRCADB_DIR: ircadb)
 #   make test                                    the test suite CI runs
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -37,16 +38,16 @@ test: $(VENV)/.dev-$(GPU)
 test-fast: $(VENV)/.dev-$(GPU)
 	$(PY) -m pytest -m "not gpu and not slow and not realdata" -q
 
-DATA_ARGS = $(if $(LITS_DIR),--data-dir $(LITS_DIR))$(if $(IRCADB_DIR), --data-dir $(IRCADB_DIR) --dataset ircadb)
+DATA_ARGS = $(if $(LITS_DIR),--data-dir $(LITS_DIR) --dataset lits)$(if $(IRCADB_DIR),--data-dir $(IRCADB_DIR) --dataset ircadb)$(if $(DATA_DIR),--data-dir $(DATA_DIR))$(if $(DATASET), --dataset $(DATASET))
 RUN_ARGS = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
 
 $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
-	@test -f experiments/$*/reproduce.py || { echo "reproduce-$*: this paper is not available yet (see README)"; exit 2; }
+	@test -f experiments/$*/spec.py || { echo "reproduce-$*: this paper is not available yet (see README)"; exit 2; }
 	$(PY) -m experiments.$*.reproduce --profile $(PROFILE) --seed $(SEED) $(DATA_ARGS) $(RUN_ARGS)
 
 $(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
-	@test -f experiments/$*/expected.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
-	$(PY) -m experiments.$*.expected --update
+	@test -f experiments/$*/spec.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
+	$(PY) -m liverseg.runner.record_expected $*
 
 bench: $(VENV)/.dev-$(GPU)
 	$(PY) benchmarks/pipeline.py

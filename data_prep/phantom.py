@@ -6,7 +6,7 @@ writes DIR/volume-<i>.nii.gz (int16 HU) and DIR/segmentation-<i>.nii.gz (uint8: 
 1 liver, 2 tumour) for i = 0..N-1. Each case is an abdomen with body wall, spine, ribs, lungs,
 heart, spleen, kidneys, stomach, pancreas, gallbladder, bowel and vessels around a deformed
 two-lobe liver that holds hypodense tumours of 3-60 mm (one case in six has none); see
-`phantom_anatomy` and `phantom_lesions`.
+`phantom_case` (the random anatomy), `phantom_anatomy` and `phantom_lesions`.
 
 Sizes: the field of view in mm is the same at every `--size`; the in-plane spacing is
 `spacing512 * 512 / size` with spacing512 drawn in 0.6-0.9 mm, and the slice thickness
@@ -34,7 +34,8 @@ import nibabel as nib
 import numpy as np
 from scipy.special import ndtri
 
-from data_prep.phantom_anatomy import ORIENTATIONS, Case, draw_case
+from data_prep.phantom_anatomy import ORIENTATIONS, Case
+from data_prep.phantom_case import draw_case
 from liverseg.io.atomic import atomic_write_bytes
 from liverseg.errors import InputError, OptionError
 

@@ -88,6 +88,9 @@ class TrainConfig:
     monitor: str = "val_dice"
     monitor_mode: str = "max"
     precision: str = "auto"  # "auto" | "float32" | "mixed_float16" | "mixed_bfloat16"
+    loss: str = "dice_bce"  # a name of `liverseg.nn.objectives.LOSSES`
+    # names of `liverseg.nn.objectives.make_metrics`: dice, soft_dice, iou, <target>_dice, <target>_soft_dice
+    metrics: tuple[str, ...] = ("dice",)
 
 
 def to_dict(cfg) -> dict:
@@ -155,7 +158,18 @@ def config_hash(cfg) -> str:
     return hashlib.sha256(blob).hexdigest()[:12]
 
 
+
+
+@dataclass(frozen=True)
+class PhantomConfig:
+    """The synthetic CT phantom a profile runs on when no dataset is given (`data_prep.phantom`)."""
+
+    cases: int = 16
+    size: int = 256  # in-plane pixels of the written volumes (the cache resizes to preprocess.size)
+    seed: int = 0  # the phantom is fixed; --seed changes training only
+
+
 __all__ = [
-    "PreprocessConfig", "AugmentConfig", "DataConfig", "TrainConfig",
+    "PreprocessConfig", "AugmentConfig", "DataConfig", "TrainConfig", "PhantomConfig",
     "to_dict", "from_dict", "override", "config_hash", "field",
 ]

@@ -269,3 +269,30 @@ def test_same_padding_decoder_with_unknown_size_runs():
     skip, pooled = blocks.unet_encoder_stage(x, 2, name="enc")
     model = _model(x, blocks.unet_decoder_stage(pooled, skip, 2, name="dec"))
     assert model.predict(np.zeros((1, 12, 8, 1), "float32"), verbose=0).shape == (1, 12, 8, 2)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(kernel_size=5), "kernel_size must be 3"), (dict(base_filters=0), "base_filters"),
+    (dict(depth=0), "depth"), (dict(n_outputs=0), "n_outputs"), (dict(max_filters=-8), "max_filters"),
+    (dict(input_shape=(100, 96, 1)), "input height 100 does not fit .* multiple of 2\\*\\*depth = 16"),
+    (dict(input_shape=(64, 64, 1), padding="valid"), "input height 64 does not fit"),
+    (dict(dropout=1.5), "dropout"), (dict(padding="full"), "padding"), (dict(input_shape=(64, 64)), "input_shape"),
+])
+def test_build_unet_bad_options_are_one_line_option_errors(kwargs, match):
+    from liverseg.nn.models import build_unet
+
+    kwargs = {"input_shape": (64, 64, 1), "n_outputs": 1, "base_filters": 2, "depth": 4, **kwargs}
+    with pytest.raises(OptionError, match=match):
+        build_unet(kwargs.pop("input_shape"), **kwargs)
+
+
+def test_unet_sizes_and_bad_block_widths():
+    from liverseg.nn.models import build_unet, unet_output_size
+
+    assert unet_output_size(572, 4, "valid") == 388 and unet_output_size(96, 4) == 96  # Ronneberger Fig. 1
+    assert build_unet((None, None, 1), n_outputs=2, base_filters=2, depth=2).output_shape == (None, None, None, 2)
+    x = keras.Input((8, 8, 3))
+    for make in (lambda: blocks.conv_bn_act(x, 0, name="c"), lambda: blocks.conv_bn_act(x, 4, (3, 0), name="c"),
+                 lambda: blocks.dense_block(x, 2, 0, name="d"), lambda: blocks.residual_block(x, -1, name="r")):
+        with pytest.raises(OptionError, match="must be a positive integer"):
+            make()

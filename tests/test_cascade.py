@@ -159,3 +159,46 @@ def test_predict_in_boxes_pastes_each_prediction_back():
     assert predict_in_boxes(predict_fn, slices, [None] * 3, channels=2).shape == (3, 16, 16, 2)
     with pytest.raises(OptionError):
         predict_in_boxes(predict_fn, slices, [boxes[0], None, CropBox(0, 0, 4, 4, (16, 16))])
+
+
+def test_predict_in_boxes_runs_a_model_on_fixed_shape_batches():
+    import keras
+
+    inp = keras.Input((8, 8, 1))
+    model = keras.Model(inp, keras.layers.Conv2D(1, 1, kernel_initializer="ones", use_bias=False)(inp))
+    shapes = []
+
+    class Recording:
+        inputs, name = model.inputs, "rec"
+
+        def predict_on_batch(self, x):
+            shapes.append(x.shape)
+            return model.predict_on_batch(x)
+
+    slices = np.random.default_rng(2).random((5, 16, 16, 1)).astype(np.float32)
+    boxes = [CropBox(0, 0, 8, 8, (16, 16)), None, CropBox(8, 8, 16, 16, (16, 16)),
+             CropBox(4, 4, 12, 12, (16, 16)), None]
+    out = predict_in_boxes(Recording(), slices, boxes, batch_size=2)
+    assert shapes == [(2, 8, 8, 1), (2, 8, 8, 1)]  # 3 crops: the second batch is padded
+    expected = np.zeros_like(slices)
+    for i, b in enumerate(boxes):
+        if b is not None:
+            expected[i] = b.paste(b.crop(slices[i]))
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+    with pytest.raises(OptionError, match="made for slices of shape"):
+        predict_in_boxes(Recording(), slices[:, :12, :12], boxes, batch_size=2)
+
+
+def test_write_boxes_is_atomic(tmp_path, monkeypatch):
+    path = tmp_path / "boxes.json"
+    write_boxes(path, [CropBox(0, 0, 2, 2, (4, 4))])
+    before = path.read_text()
+
+    def crash(*args):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("liverseg.io.atomic.os.replace", crash)
+    with pytest.raises(OSError):
+        write_boxes(path, [None, None])
+    assert path.read_text() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["boxes.json"]

@@ -212,3 +212,68 @@ def test_labels_from_probs_bad_targets():
         labels_from_probs(probs, ("liver",))
     with pytest.raises(OptionError):
         labels_from_probs(probs, ("liver", "vessel"))
+
+
+class RecordingModel:
+    """Wraps a Keras model and records the batch shape of every `predict_on_batch` call."""
+
+    def __init__(self, model):
+        self.model, self.inputs, self.name, self.shapes = model, model.inputs, model.name, []
+
+    def predict_on_batch(self, x):
+        self.shapes.append(tuple(x.shape))
+        return self.model.predict_on_batch(x)
+
+
+def _bn_model(size: int = 8):
+    """Conv -> BatchNorm (moving statistics far from 0 / 1, so inference mode matters) -> sigmoid."""
+    inp = keras.Input((size, size, 2))
+    x = keras.layers.Conv2D(3, 3, padding="same", name="conv")(inp)
+    x = keras.layers.BatchNormalization(name="bn")(x)
+    model = keras.Model(inp, keras.layers.Activation("sigmoid", name="out")(x), name="bn_model")
+    bn = model.get_layer("bn")
+    bn.set_weights([np.full(3, 1.5, np.float32), np.full(3, 0.2, np.float32),
+                    np.array([0.3, -0.4, 1.0], np.float32), np.array([2.0, 0.5, 4.0], np.float32)])
+    return model
+
+
+def _unpadded(model, x, batch_size, flips=()):
+    """The old behaviour: the short last batch goes to the model as it is."""
+    out = []
+    for start in range(0, len(x), batch_size):
+        b = x[start:start + batch_size]
+        p = np.asarray(model.predict_on_batch(b))
+        for axes in flips:
+            p = p + np.flip(np.asarray(model.predict_on_batch(np.ascontiguousarray(np.flip(b, axis=axes)))), axis=axes)
+        out.append(p / (len(flips) + 1))
+    return np.concatenate(out)
+
+
+@pytest.mark.parametrize("n, batch_size, tta", [(7, 3, False), (5, 8, "hv"), (6, 3, "h"), (1, 4, "v")])
+def test_every_call_sees_one_batch_shape_and_padding_changes_nothing(n, batch_size, tta):
+    model = _bn_model()
+    x = np.random.default_rng(n).random((n, 8, 8, 2)).astype(np.float32)
+    rec = RecordingModel(model)
+    out = predict_slices(rec, x, batch_size=batch_size, tta_flip=tta)
+    assert out.shape == (n, 8, 8, 3)
+    assert set(rec.shapes) == {(batch_size, 8, 8, 2)}
+    flips = {False: (), "h": ((2,),), "v": ((1,),), "hv": ((2,), (1,), (1, 2))}[tta]
+    assert len(rec.shapes) == -(-n // batch_size) * (len(flips) + 1)
+    np.testing.assert_allclose(out, _unpadded(model, x, batch_size, flips), rtol=1e-6, atol=1e-7)
+
+
+def test_predict_volume_calls_the_model_with_one_shape():
+    rec = RecordingModel(_conv_model(np.ones((1, 1, 1, 1)), None, "id_rec"))
+    vol = FakeVolume(np.random.default_rng(7).random((4, 4, 11)).astype(np.float32))
+    probs = predict_volume(rec, vol, _scale, batch_size=4, scales=())
+    assert set(rec.shapes) == {(4, 4, 4, 1)} and len(rec.shapes) == 3
+    np.testing.assert_allclose(probs[..., 0], vol.array / 100.0, rtol=1e-6)
+
+
+def test_predict_slices_refuses_a_slice_size_the_model_was_not_built_for():
+    model = _bn_model(8)
+    with pytest.raises(OptionError, match="expects 8 x 8 input slices, got 16 x 16"):
+        predict_slices(model, np.zeros((2, 16, 16, 2), np.float32))
+    for bad in (0, 2.5, True):
+        with pytest.raises(OptionError, match="batch_size"):
+            predict_slices(model, np.zeros((2, 8, 8, 2), np.float32), batch_size=bad)

@@ -9,7 +9,8 @@ import pytest
 from scipy import ndimage
 
 from data_prep import phantom
-from data_prep.phantom_anatomy import ORG, draw_case
+from data_prep.phantom_anatomy import ORG
+from data_prep.phantom_case import draw_case
 from data_prep.phantom_lesions import tumour_free
 
 SEED = 7

@@ -29,6 +29,7 @@ def volume(case: int):
 
 @pytest.fixture(scope="module")
 def cache(tmp_path_factory):
+    """The three-case synthetic cache of `volume` (tests/test_datasets.py imports this fixture too)."""
     root = tmp_path_factory.mktemp("cache")
     rows = []
     for i, case in enumerate(CASES):

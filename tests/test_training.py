@@ -1,4 +1,5 @@
-"""Tests of liverseg.train.fit / liverseg.train.callbacks: stage folder, seeds, schedules, resume after a crash."""
+"""Tests of liverseg.train.fit / callbacks / schedules / optimizers: stage folder, seeds, resume after a
+crash. `fit()` on JAX is tested in test_distribution.py, with two workers in test_multiworker.py."""
 from __future__ import annotations
 
 import json
@@ -15,20 +16,20 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from liverseg.train.callbacks import make_learning_rate, read_backup_state, schedule_callbacks
+from liverseg.train.callbacks import read_backup_state
+from liverseg.train.schedules import make_learning_rate, schedule_callbacks
 from liverseg.config import TrainConfig
 from liverseg.errors import InputError, OptionError
 from liverseg.io.checkpoints import load_model
-from liverseg.train.fit import fit, make_optimizer, resolve_precision
+from liverseg.train.distribution import weights_sha256
+from liverseg.train.fit import fit, make_optimizer
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _data(n=16, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.random((n, 16, 16, 1), dtype=np.float32)
-    y = (x > 0.5).astype("float32")
-    return x, y
+    x = np.random.default_rng(seed).random((n, 16, 16, 1), dtype=np.float32)
+    return x, (x > 0.5).astype("float32")
 
 
 def _ds(n=16):
@@ -46,14 +47,13 @@ def _build():
 
 
 def _train(**kw):
-    base = dict(epochs=2, learning_rate=1e-2, monitor="val_loss", monitor_mode="min", precision="float32")
-    base.update(kw)
-    return TrainConfig(**base)
+    return TrainConfig(**{**dict(epochs=2, learning_rate=1e-2, monitor="val_loss", monitor_mode="min",
+                                 precision="float32"), **kw})
 
 
-def _fit(run_dir, train, seed=1, **kw):
-    return fit(_build, _ds(), _ds(8), stage="s", run_dir=run_dir, train=train,
-               loss="binary_crossentropy", metrics=kw.pop("metrics", []), seed=seed, verbose=0, **kw)
+def _fit(run_dir, train, seed=1, val=8, stage="s", loss="binary_crossentropy", **kw):
+    return fit(_build, _ds(), _ds(val) if val else None, stage=stage, run_dir=run_dir, train=train,
+               loss=loss, metrics=kw.pop("metrics", []), seed=seed, verbose=0, **kw)
 
 
 def _weights(path):
@@ -68,24 +68,12 @@ class SimulatedCrash(Exception):
     pass
 
 
-class CrashAtEpochEnd(keras.callbacks.Callback):
-    """Raises at the end of epoch `epoch`: after the checkpoints and the history row, before the backup."""
-
-    def __init__(self, epoch):
-        super().__init__()
-        self.epoch = epoch
-
-    def on_epoch_end(self, epoch, logs=None):
-        if epoch == self.epoch:
+def CrashAtEpochEnd(n):
+    """Raises at the end of epoch `n`: after the checkpoints and the history row, before the backup."""
+    def crash(epoch, logs=None):
+        if epoch == n:
             raise SimulatedCrash(f"crash at the end of epoch {epoch}")
-
-
-def test_resolve_precision():
-    assert resolve_precision("auto") == "float32"  # conftest hides the GPUs
-    for name in ("float32", "mixed_float16", "mixed_bfloat16"):
-        assert resolve_precision(name) == name
-    with pytest.raises(OptionError, match="precision"):
-        resolve_precision("float64")
+    return keras.callbacks.LambdaCallback(on_epoch_end=crash)
 
 
 def test_make_optimizer_kinds_and_errors():
@@ -106,12 +94,9 @@ def test_make_optimizer_kinds_and_errors():
 
 def test_step_schedule_matches_formula():
     train = _train(schedule="step", learning_rate=0.1, step_epochs=2, step_factor=0.5, epochs=10)
-    spe = 5
-    sched = make_learning_rate(train, spe)
+    sched = make_learning_rate(train, 5)  # 5 steps per epoch
     for step in (0, 4, 9, 10, 19, 20, 37):
-        epoch = step // spe
-        expected = 0.1 * 0.5 ** (epoch // 2)
-        assert float(sched(step)) == pytest.approx(expected, rel=1e-6), step
+        assert float(sched(step)) == pytest.approx(0.1 * 0.5 ** ((step // 5) // 2), rel=1e-6), step
 
 
 def test_linear_schedule_end_points():
@@ -135,14 +120,15 @@ def test_fit_writes_stage_folder_then_skips(tmp_path, capsys):
     stage = tmp_path / "s"
     for name in ("best.keras", "last.keras", "history.csv", "done.json", "model_summary.txt"):
         assert (stage / name).is_file(), name
-    assert not (stage / "backup").exists()
-    assert not list(stage.glob(".*tmp*"))
+    assert not (stage / "backup").exists() and not list(stage.glob(".*tmp*"))
     assert "conv" in (stage / "model_summary.txt").read_text()
     assert not result.skipped and result.resumed_from is None
     assert list(result.history["epoch"]) == [0, 1, 2]
     done = json.loads((stage / "done.json").read_text())
     assert done["best"] == pytest.approx(result.history["val_loss"].min())
     assert done["final"]["epoch"] == 2
+    assert done["weights_sha256"] == result.weights_sha256 == weights_sha256(load_model(result.last_path))
+    assert f"stage s: weights sha256 {result.weights_sha256}\n" in capsys.readouterr().out
 
     # best.keras holds the weights of the epoch with the lowest val_loss: evaluate it independently.
     x, y = _data(8)
@@ -154,6 +140,7 @@ def test_fit_writes_stage_folder_then_skips(tmp_path, capsys):
     again = _fit(tmp_path, _train(epochs=3))
     assert "skipping s: already done" in capsys.readouterr().out
     assert again.skipped and list(again.history["epoch"]) == [0, 1, 2]
+    assert again.weights_sha256 == result.weights_sha256
 
 
 def test_same_seed_same_weights_different_seed_differs(tmp_path):
@@ -161,8 +148,7 @@ def test_same_seed_same_weights_different_seed_differs(tmp_path):
     b = _fit(tmp_path / "b", _train(epochs=1), seed=3)
     c = _fit(tmp_path / "c", _train(epochs=1), seed=4)
     wa, wb, wc = _weights(a.last_path), _weights(b.last_path), _weights(c.last_path)
-    assert _same(wa, wb)
-    assert not _same(wa, wc)
+    assert _same(wa, wb) and not _same(wa, wc)
 
 
 def test_resume_after_crash_matches_uninterrupted_run(tmp_path, capsys):
@@ -194,9 +180,8 @@ def test_resume_after_crash_matches_uninterrupted_run(tmp_path, capsys):
     np.testing.assert_array_equal(resumed.history["loss"].to_numpy(), full.history["loss"].to_numpy())
     assert _same(_weights(resumed.last_path), _weights(full.last_path))
     assert _same(_weights(resumed.best_path), _weights(full.best_path))
-    done_full = json.loads((tmp_path / "full" / "s" / "done.json").read_text())
-    done_res = json.loads((stage / "done.json").read_text())
-    assert done_res["best"] == done_full["best"]
+    done_full, done_res = (json.loads((d / "s/done.json").read_text()) for d in (tmp_path / "full", crashed))
+    assert done_res["best"] == done_full["best"] and resumed.weights_sha256 == full.weights_sha256
     assert not (stage / "backup").exists()
 
 
@@ -221,8 +206,7 @@ def test_nan_loss_is_an_option_error_and_not_done(tmp_path):
         return keras.ops.mean(y_pred) * float("nan")
 
     with pytest.raises(OptionError, match="NaN"):
-        fit(_build, _ds(), _ds(8), stage="s", run_dir=tmp_path, train=_train(), loss=nan_loss,
-            metrics=[], seed=0, verbose=0)
+        _fit(tmp_path, _train(), loss=nan_loss)
     assert not (tmp_path / "s" / "done.json").exists()
 
 
@@ -230,29 +214,11 @@ def test_missing_monitor_and_validation_errors(tmp_path):
     with pytest.raises(OptionError, match="val_dice"):
         _fit(tmp_path / "a", _train(monitor="val_dice", monitor_mode="max"))
     with pytest.raises(OptionError, match="validation"):
-        fit(_build, _ds(), None, stage="s", run_dir=tmp_path / "b", train=_train(),
-            loss="binary_crossentropy", metrics=[], seed=0, verbose=0)
+        _fit(tmp_path / "b", _train(), val=None)
     with pytest.raises(OptionError, match="folder name"):
-        fit(_build, _ds(), _ds(), stage="../x", run_dir=tmp_path, train=_train(),
-            loss="binary_crossentropy", metrics=[], seed=0, verbose=0)
+        _fit(tmp_path, _train(), stage="../x")
     with pytest.raises(InputError, match="not found"):
         load_model(tmp_path / "nothing.keras")
-
-
-class _Probe(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.optimizer = self.model.optimizer
-        self.policy = self.model.dtype_policy.name
-
-
-def test_mixed_float16_wraps_loss_scaling_and_restores_policy(tmp_path):
-    probe = _Probe()
-    before = keras.mixed_precision.global_policy().name
-    _fit(tmp_path, _train(epochs=1, precision="mixed_float16"), extra_callbacks=[probe])
-    assert probe.policy == "mixed_float16"
-    assert isinstance(probe.optimizer, keras.optimizers.LossScaleOptimizer)
-    assert keras.mixed_precision.global_policy().name == before
-    assert load_model(tmp_path / "s" / "best.keras").output.dtype == "float32"
 
 
 _KILL_SCRIPT = textwrap.dedent("""
@@ -308,3 +274,20 @@ def test_early_stopping_ends_the_stage(tmp_path):
     assert list(result.history["epoch"]) == [0, 1]
     assert result.history["loss"].iloc[1] < result.history["loss"].iloc[0]
     assert json.loads((tmp_path / "s" / "done.json").read_text())["epochs"] == 2
+
+
+def test_crash_after_early_stop_before_done_marker(tmp_path, monkeypatch, capsys):
+    """Early stopping ended training and the backup says so, but the process died before done.json:
+    the rerun trains nothing, restores the stopped weights and writes the marker."""
+    train = _train(epochs=6, monitor="loss", monitor_mode="max", early_stopping_patience=1)
+    with monkeypatch.context() as m, pytest.raises(SimulatedCrash):
+        m.setattr("liverseg.train.fit.finish_stage", lambda *a: CrashAtEpochEnd(0).on_epoch_end(0))
+        _fit(tmp_path, train)
+    assert read_backup_state(tmp_path / "s" / "backup")["stopped"] and capsys.readouterr()
+    result = _fit(tmp_path, train)
+    assert result.resumed_from == 3 and list(result.history["epoch"]) == [0, 1]
+    assert "Epoch" not in capsys.readouterr().out
+    assert result.weights_sha256 == weights_sha256(load_model(result.last_path))
+    done = json.loads((tmp_path / "s" / "done.json").read_text())
+    assert done["best"] == pytest.approx(result.history["loss"].iloc[0]) and done["epochs"] == 2
+

@@ -3,17 +3,15 @@
 Every value comes from the paper (`../shared/papers/gong_multiscale_fusion.md`) with its section;
 where the paper is silent the choice is marked CHOICE and listed in this package's README.
 
-    python -m experiments.gong.reproduce --profile cpu          # phantom, 2 CPU cores
-    python -m experiments.gong.reproduce --profile paper --data-dir LITS_DIR   # GPU, LiTS
+    python -m experiments.gong.reproduce --profile cpu                          # phantom, 2 CPU cores
+    python -m experiments.gong.reproduce --profile paper --data-dir LITS_DIR    # GPU, LiTS
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from liverseg.config import AugmentConfig, DataConfig, PreprocessConfig, TrainConfig
+from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
 from liverseg.errors import OptionError
-
-PROFILES = ("paper", "cpu", "smoke")
 
 
 @dataclass(frozen=True)
@@ -52,6 +50,8 @@ class GongConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     coarse_train: TrainConfig = field(default_factory=TrainConfig)
     fine_train: TrainConfig = field(default_factory=TrainConfig)
+    # the ablation of section 3: the fine network trained and applied on whole slices
+    fine_whole_train: TrainConfig = field(default_factory=TrainConfig)
     threshold: float = 0.5  # CHOICE: sigmoid outputs thresholded at 0.5
     # CHOICE: coarse tumour probability above which a slice gets a crop. 2.2 uses the coarse U-Net
     # for the "approximate position" only and the fine stage makes the final call, so a low value
@@ -61,11 +61,19 @@ class GongConfig:
     # 3: "40 training / 20 test patients", only patients with tumours, large:small 1:1
     train_patients: int = 40
     test_patients: int = 20
-    phantom_cases: int = 0  # phantom profile size (0 with real data)
-    phantom_size: int = 512
-    phantom_seed: int = 0  # the phantom is fixed; --seed changes training only
-    dataset: str = "phantom"  # "phantom" | "lits" | "msd" (set by reproduce from --data-dir / --dataset)
+    phantom: PhantomConfig = field(default_factory=PhantomConfig)
+    dataset: str = "phantom"  # "phantom" | "lits" | "msd" | "ircadb" (set by reproduce from --data-dir / --dataset)
     data_dir: str = ""  # source folder of a real dataset ("" = the phantom)
+    expected_minutes: float = 0.0  # wall clock of the profile on 2 CPU cores without AVX-512 (0 = not for CPU)
+
+
+# The loss and the monitored metrics. CHOICE: 2.2 gives no loss; Dice + binary cross-entropy (the
+# Dice term for the small tumour, BCE for stable early gradients). The coarse U-Net is picked by
+# the thresholded Dice over both channels; the fine network by the validation *soft* Dice, because
+# the thresholded Dice stays at 0 for many epochs on small validation sets (a few patients' small
+# tumours), which made "best" an untrained early epoch.
+_COARSE_METRICS = ("dice", "soft_dice", "liver_dice", "tumour_dice")
+_FINE_METRICS = ("dice", "soft_dice")
 
 
 def _paper() -> GongConfig:
@@ -81,13 +89,8 @@ def _paper() -> GongConfig:
         # 3: "rotation (0.2 range), shift ... (0.05) ... shear (0.05), zoom (0.05), and flip (horizontal)".
         # CHOICE: values are taken in Keras ImageDataGenerator units, the API the paper used (3:
         # "implemented using Keras"): rotation_range in degrees, shear_range in degrees.
-        rotation_range=0.2,
-        width_shift_range=0.05,
-        height_shift_range=0.05,
-        shear_range=0.05,
-        zoom_range=0.05,
-        horizontal_flip=True,
-        fill_mode="nearest",
+        rotation_range=0.2, width_shift_range=0.05, height_shift_range=0.05, shear_range=0.05,
+        zoom_range=0.05, horizontal_flip=True, fill_mode="nearest",
     )
     coarse_data = DataConfig(
         # 2.1: "only select slices containing liver tissue" for training and testing. CHOICE: the
@@ -95,12 +98,9 @@ def _paper() -> GongConfig:
         # sees slices without liver (20%) and learns to predict nothing there; without them it put
         # liver in the heart and spleen slices of unseen CT (liver Dice 0.81 -> 0.86 on a held-out
         # real patient, see README).
-        sampling="liver_balanced",
-        positive_fraction=0.8,
-        targets=("liver", "tumour"),
+        sampling="liver_balanced", positive_fraction=0.8, targets=("liver", "tumour"),
         batch_size=4,  # CHOICE: not given; fits an 8 GB RTX 2080 (3) at 512 x 512
         val_fraction=0.2,  # CHOICE: validation patients held out of the 40 training patients
-        split_seed=0,
     )
     fine_data = DataConfig(
         sampling="tumour",  # 2.1: "Slices containing the tumour ... are selected"
@@ -111,49 +111,62 @@ def _paper() -> GongConfig:
         crop_jitter=64,  # CHOICE: shift of the tumour-centred crops mixed in (see README)
         batch_size=8,  # CHOICE: not given
         val_fraction=0.2,
-        split_seed=0,
     )
-    return GongConfig(
-        profile="paper",
-        preprocess=preprocess,
-        coarse_model=UNetConfig(),
-        fine_model=FusionNetConfig(),
-        coarse_data=coarse_data,
-        fine_data=fine_data,
-        augment=augment,
-        coarse_train=TrainConfig(epochs=60, learning_rate=1e-4, optimizer="adam"),  # 3: Adam, 1e-4, 60 epochs
-        # 3: Adam, 1e-5, 150 epochs. CHOICE: the best fine checkpoint is picked by the soft Dice of
-        # the validation crops; the thresholded Dice stays at 0 for many epochs on small validation
-        # sets (a few patients' small tumours), which made "best" an untrained early epoch.
-        fine_train=TrainConfig(epochs=150, learning_rate=1e-5, optimizer="adam", monitor="val_soft_dice"),
+    # 3: Adam, lr 1e-4, 60 epochs (coarse); Adam, lr 1e-5, 150 epochs (fine)
+    coarse_train = TrainConfig(epochs=60, learning_rate=1e-4, optimizer="adam", loss="dice_bce",
+                               metrics=_COARSE_METRICS, monitor="val_dice")
+    fine_train = TrainConfig(epochs=150, learning_rate=1e-5, optimizer="adam", loss="dice_bce",
+                             metrics=_FINE_METRICS, monitor="val_soft_dice")
+    return GongConfig(profile="paper", preprocess=preprocess, coarse_data=coarse_data, fine_data=fine_data,
+                      augment=augment, coarse_train=coarse_train, fine_train=fine_train,
+                      fine_whole_train=fine_train)
+
+
+def _cpu(paper: GongConfig) -> GongConfig:
+    """2 CPU cores in minutes, on a 16-case phantom: slices at 128 px (crops 64 px), 8 / 16 filters,
+    lr 1e-3 (the paper's 1e-4 / 1e-5 need hundreds of GPU epochs), 12 + 12 epochs with early stopping
+    after 4 epochs without progress. The whole-slice ablation network is the costliest stage (4x
+    the pixels of a crop): it trains 8 epochs, which is where its validation score levels off."""
+    size = 128
+    return replace(
+        paper, profile="cpu", expected_minutes=15.0,
+        preprocess=replace(paper.preprocess, size=size),
+        coarse_model=replace(paper.coarse_model, base_filters=8),
+        fine_model=replace(paper.fine_model, base_filters=16),
+        coarse_data=replace(paper.coarse_data, batch_size=8),
+        fine_data=replace(paper.fine_data, batch_size=16, crop_size=size // 2, crop_jitter=size // 8),
+        coarse_train=replace(paper.coarse_train, epochs=12, learning_rate=1e-3, early_stopping_patience=4),
+        fine_train=replace(paper.fine_train, epochs=12, learning_rate=1e-3, early_stopping_patience=4),
+        fine_whole_train=replace(paper.fine_whole_train, epochs=8, learning_rate=1e-3, early_stopping_patience=4),
+        train_patients=10, test_patients=5,
+        phantom=PhantomConfig(cases=16, size=256, seed=0),
     )
+
+
+def _smoke(paper: GongConfig) -> GongConfig:
+    """Seconds, for the tests: the cpu profile's code path at 64 px on an 8-case phantom, few epochs."""
+    size = 64
+    cpu = _cpu(paper)
+    return replace(
+        cpu, profile="smoke", expected_minutes=0.0,
+        preprocess=replace(cpu.preprocess, size=size),
+        coarse_model=replace(cpu.coarse_model, dropout=0.0),  # too few epochs to learn through dropout
+        fine_model=replace(cpu.fine_model, base_filters=8),
+        fine_data=replace(cpu.fine_data, batch_size=8, crop_size=size // 2, crop_jitter=size // 8),
+        coarse_train=replace(cpu.coarse_train, epochs=10, early_stopping_patience=0),
+        fine_train=replace(cpu.fine_train, epochs=4, early_stopping_patience=0),
+        fine_whole_train=replace(cpu.fine_whole_train, epochs=2, early_stopping_patience=0),
+        train_patients=5, test_patients=3,
+        phantom=PhantomConfig(cases=8, size=128, seed=0),
+    )
+
+
+PROFILES = ("paper", "cpu", "smoke")
+_BUILDERS = {"paper": lambda: _paper(), "cpu": lambda: _cpu(_paper()), "smoke": lambda: _smoke(_paper())}
 
 
 def get_config(profile: str = "paper") -> GongConfig:
     """Resolved config of a profile: `paper` (the paper's settings), `cpu` (2 CPU cores), `smoke` (tests)."""
-    if profile not in PROFILES:
+    if profile not in _BUILDERS:
         raise OptionError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    cfg = _paper()
-    if profile == "paper":
-        return cfg
-    if profile == "cpu":
-        size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 128, 8, 16, 20, 24, 16
-        coarse_bs, fine_bs = 8, 16
-    else:
-        size, coarse_f, fine_f, coarse_ep, fine_ep, cases = 64, 8, 8, 10, 4, 8
-        coarse_bs, fine_bs = 8, 8
-    return replace(
-        cfg,
-        profile=profile,
-        preprocess=replace(cfg.preprocess, size=size),
-        coarse_model=replace(cfg.coarse_model, base_filters=coarse_f, dropout=0.0 if profile == "smoke" else 0.5),
-        fine_model=replace(cfg.fine_model, base_filters=fine_f),
-        coarse_data=replace(cfg.coarse_data, batch_size=coarse_bs),
-        fine_data=replace(cfg.fine_data, batch_size=fine_bs, crop_size=size // 2, crop_jitter=size // 8),
-        coarse_train=replace(cfg.coarse_train, epochs=coarse_ep, learning_rate=1e-3),
-        fine_train=replace(cfg.fine_train, epochs=fine_ep, learning_rate=1e-3),
-        train_patients=max(2, cases * 2 // 3),
-        test_patients=cases - max(2, cases * 2 // 3),
-        phantom_cases=cases,
-        phantom_size=256 if profile == "cpu" else 128,
-    )
+    return _BUILDERS[profile]()

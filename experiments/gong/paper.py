@@ -1,4 +1,4 @@
-"""The numbers Gong et al. report, for the report's "paper vs ours" tables."""
+"""The numbers Gong et al. report, and our rows beside them in the report."""
 
 TITLE = "Gong et al., A U-Net based multi-scale feature extraction for liver tumour segmentation in CT images"
 
@@ -14,3 +14,26 @@ PAPER_RESULTS = [
 # Section 3: "the accuracy of fine segmentation using the cropped image of the target area is about
 # 12% higher than segmenting original scan directly" (relative, read as Dice_crop / Dice_whole - 1).
 ABLATION = {"name": "fine stage on the tumour-centred crop vs on the whole slice", "relative_gain": 0.12}
+PAPER_ABLATION_ROW = {"method": "Gong et al. section 3: fine stage on the crop vs on the whole scan",
+                      "relative_gain": ABLATION["relative_gain"]}
+SCORES = ("tumour_dice_per_case", "tumour_dice_global", "liver_dice_per_case", "liver_dice_global")
+
+
+def relative_gain(summary: dict) -> float | None:
+    """Tumour Dice per case of the crop cascade over the whole-slice ablation, minus 1."""
+    crop, whole = summary["crop"]["tumour_dice_per_case"], summary["whole"]["tumour_dice_per_case"]
+    return float(crop / whole - 1.0) if whole else None
+
+
+def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+    crop, whole = summary["crop"], summary["whole"]
+    ours = {"method": f"liverseg, profile {cfg.profile} on {cfg.dataset} ({len(split['test'])} test cases)",
+            **{k: crop[k] for k in SCORES}}
+    ablation = {"method": f"liverseg ablation: tumour Dice per case crop {crop['tumour_dice_per_case']:.3f} vs "
+                          f"whole {whole['tumour_dice_per_case']:.3f}", "relative_gain": relative_gain(summary)}
+    return [ours, ablation]
+
+
+def notes(cfg, split: dict) -> list[str]:
+    return ["relative_gain = tumour Dice per case of the cascade with the fine stage on the tumour-centred crop, "
+            "divided by that of the same fine network trained and applied on whole slices, minus 1."]

@@ -24,8 +24,10 @@ def preload_tensorflow() -> None:
     try:
         sys.stderr.flush()
         os.dup2(devnull, 2)
-        import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow  # noqa: F401
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -4,6 +4,7 @@
     liverseg evaluate  --pred DIR --truth DIR --out DIR
     liverseg predict   --run RUN_DIR --input CT --output SEG.nii.gz
     liverseg phantom   --output DIR --cases N --seed S [--size 512]
+    liverseg reproduce PAPER [--profile cpu] [--data-dir DIR --dataset lits|msd|ircadb] [--run-dir DIR]
 
 Every error a user can cause ends as one line on stderr and exit status 2.
 """
@@ -21,8 +22,10 @@ COMMANDS = {
     "evaluate": ("liverseg.cli.evaluate", "score LiTS-named predictions against the truth (LiTS protocol)"),
     "predict": ("liverseg.cli.predict", "segment a CT volume with a trained run's whole pipeline"),
     "phantom": ("liverseg.cli.phantom", "write the synthetic CT phantom (LiTS naming)"),
+    "reproduce": ("liverseg.cli.reproduce", "reproduce a paper end to end (same options as python -m experiments.<paper>.reproduce)"),
 }
-NEEDS_TENSORFLOW = {"predict"}
+# commands that load Keras (a paper package, a model): TensorFlow starts with its C++ notices muted
+NEEDS_TENSORFLOW = {"predict", "prep", "reproduce"}
 
 
 def build_parser() -> argparse.ArgumentParser:

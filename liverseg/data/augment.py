@@ -22,6 +22,9 @@ affine transforms:
   the two readings give the same distribution of transforms. For non-square images the legacy
   rotation centre is also swapped; kept as well.
 
+`random_affine_params_numpy` / `random_affine_matrices_numpy` are NumPy twins of the draws (same
+distributions, from a `np.random.Generator`, no backend op), for the NumPy-only `PyDataset` path.
+
 The matrix is returned in `keras.ops.image.affine_transform` format: 8 numbers
 `[a0, a1, a2, b0, b1, b2, 0, 0]` mapping an output pixel `(x=column, y=row)` to the input point
 `(a0 x + a1 y + a2, b0 x + b1 y + b2)`, pixel centres at integer coordinates (SciPy's convention).
@@ -31,7 +34,7 @@ Two interchangeable back ends apply a batch of these matrices:
 * `augment_batch` / `JointAugment`: one `keras.ops.image.affine_transform` call per batch for
   the images (bilinear) and one for the masks (nearest); runs on every Keras backend.
 * `warp_numpy`: the same matrices applied per sample with OpenCV's `warpAffine`, for use inside the
-  NumPy stage of the tf.data pipeline (`liverseg.data.pipeline`). TensorFlow's
+  NumPy stage of the pipelines (`liverseg.data.pipeline`, `liverseg.data.pydataset`). TensorFlow's
   `ImageProjectiveTransformV3` CPU kernel costs about 2.5 ms per 512 x 512 slice, close to SciPy;
   OpenCV's SIMD warp about 0.4 ms (see benchmarks/RESULTS.md). With the pinned OpenCV 5 the two
   back ends agree to float rounding (about 1e-5) for "constant", "nearest" and "reflect"; for
@@ -46,6 +49,7 @@ Nearest interpolation only copies input values, so labels stay in the input's se
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import keras
 import numpy as np
@@ -56,6 +60,9 @@ from liverseg.errors import OptionError
 
 FILL_MODES = ("constant", "nearest", "reflect", "wrap")
 _PARAM_NAMES = ("theta", "tx", "ty", "shear", "zx", "zy", "flip_horizontal", "flip_vertical")
+# the few `keras.ops` functions the draws and the composition use, in NumPy (the NumPy twins)
+_NP = SimpleNamespace(cos=np.cos, sin=np.sin, stack=np.stack, zeros=np.zeros, zeros_like=np.zeros_like,
+                      cast=lambda x, dtype: np.asarray(x, dtype), convert_to_tensor=np.asarray)
 
 
 def check_config(cfg: AugmentConfig) -> tuple[float, float]:
@@ -94,7 +101,24 @@ def random_affine_params(cfg: AugmentConfig, batch: int, height: int, width: int
     zx, zy, and flip_horizontal / flip_vertical as 0.0 / 1.0.
     """
     lo, hi = check_config(cfg)
-    u = _uniform((batch, 8), seed)
+    return _params_from_uniform(_uniform((batch, 8), seed), batch, cfg, (lo, hi), (height, width), ops)
+
+
+def random_affine_params_numpy(cfg: AugmentConfig, batch: int, height: int, width: int,
+                               rng: np.random.Generator) -> dict:
+    """NumPy twin of `random_affine_params`: the same distributions, drawn from `rng`.
+
+    Returns a dict of (batch,) float32 arrays; no Keras backend op runs (for `keras.utils.PyDataset`
+    workers on any backend).
+    """
+    lo, hi = check_config(cfg)
+    u = rng.random((batch, 8), dtype=np.float32)
+    return _params_from_uniform(u, batch, cfg, (lo, hi), (height, width), _NP)
+
+
+def _params_from_uniform(u, batch, cfg: AugmentConfig, zoom: tuple, shape: tuple, xp) -> dict:
+    """The parameters from U[0, 1) draws `u` (batch, 8); `xp` is `keras.ops` or the NumPy shim."""
+    (lo, hi), (height, width) = zoom, shape
 
     def symmetric(col, rng):
         return (2.0 * u[:, col] - 1.0) * float(rng)
@@ -102,7 +126,7 @@ def random_affine_params(cfg: AugmentConfig, batch: int, height: int, width: int
     def shift(col, rng, size):
         return symmetric(col, rng) * (float(size) if rng < 1 else 1.0)
 
-    zeros = ops.zeros((batch,), "float32")
+    zeros = xp.zeros((batch,), "float32")
     zoom_on = not (lo == 1.0 and hi == 1.0)
     return dict(
         theta=symmetric(0, cfg.rotation_range),
@@ -111,8 +135,8 @@ def random_affine_params(cfg: AugmentConfig, batch: int, height: int, width: int
         shear=symmetric(3, cfg.shear_range),
         zx=lo + (hi - lo) * u[:, 4] if zoom_on else zeros + 1.0,
         zy=lo + (hi - lo) * u[:, 5] if zoom_on else zeros + 1.0,
-        flip_horizontal=ops.cast(u[:, 6] < 0.5, "float32") * float(bool(cfg.horizontal_flip)),
-        flip_vertical=ops.cast(u[:, 7] < 0.5, "float32") * float(bool(cfg.vertical_flip)),
+        flip_horizontal=xp.cast(u[:, 6] < 0.5, "float32") * float(bool(cfg.horizontal_flip)),
+        flip_vertical=xp.cast(u[:, 7] < 0.5, "float32") * float(bool(cfg.vertical_flip)),
     )
 
 
@@ -122,11 +146,27 @@ def affine_matrices_from_params(params: dict, height: int, width: int):
     Composes `C @ R @ T @ S @ Z @ C^-1 @ F` exactly as `apply_affine_transform` followed by
     `flip_axis` does (see the module docstring for the axis convention).
     """
-    p = {k: ops.cast(ops.convert_to_tensor(params[k]), "float32") for k in _PARAM_NAMES}
+    return _compose(params, height, width, ops)
+
+
+def affine_matrices_numpy(params: dict, height: int, width: int) -> np.ndarray:
+    """NumPy twin of `affine_matrices_from_params`: (batch, 8) float32 array, same composition."""
+    return _compose(params, height, width, _NP)
+
+
+def random_affine_matrices_numpy(cfg: AugmentConfig, batch: int, height: int, width: int,
+                                 rng: np.random.Generator) -> np.ndarray:
+    """NumPy twin of `random_affine_matrices`: (batch, 8) float32 matrices drawn from `rng`."""
+    return _compose(random_affine_params_numpy(cfg, batch, height, width, rng), height, width, _NP)
+
+
+def _compose(params: dict, height: int, width: int, xp):
+    """The matrices of `affine_matrices_from_params`; `xp` is `keras.ops` or the NumPy shim."""
+    p = {k: xp.cast(xp.convert_to_tensor(params[k]), "float32") for k in _PARAM_NAMES}
     theta = p["theta"] * (math.pi / 180.0)
     shear = p["shear"] * (math.pi / 180.0)
-    cos_t, sin_t = ops.cos(theta), ops.sin(theta)
-    sin_s, cos_s = ops.sin(shear), ops.cos(shear)
+    cos_t, sin_t = xp.cos(theta), xp.sin(theta)
+    sin_s, cos_s = xp.sin(shear), xp.cos(shear)
     zx, zy, tx, ty = p["zx"], p["zy"], p["tx"], p["ty"]
     # R @ T @ S @ Z, 2x3 affine [[m00, m01, m02], [m10, m11, m12]]
     m00 = cos_t * zx
@@ -146,8 +186,8 @@ def affine_matrices_from_params(params: dict, height: int, width: int):
     f1 = p["flip_vertical"] * (height - 1.0)
     a2 = m00 * f0 + m01 * f1 + m02
     b2 = m10 * f0 + m11 * f1 + m12
-    zeros = ops.zeros_like(m00)
-    return ops.stack([m00 * s0, m01 * s1, a2, m10 * s0, m11 * s1, b2, zeros, zeros], axis=1)
+    zeros = xp.zeros_like(m00)
+    return xp.stack([m00 * s0, m01 * s1, a2, m10 * s0, m11 * s1, b2, zeros, zeros], axis=1)
 
 
 def random_affine_matrices(cfg: AugmentConfig, batch: int, height: int, width: int, seed):
@@ -229,4 +269,5 @@ def warp_numpy(image: np.ndarray, label: np.ndarray, matrix: np.ndarray, cfg: Au
 __all__ = [
     "FILL_MODES", "check_config", "random_affine_params", "affine_matrices_from_params",
     "random_affine_matrices", "augment_batch", "JointAugment", "warp_numpy",
+    "random_affine_params_numpy", "affine_matrices_numpy", "random_affine_matrices_numpy",
 ]

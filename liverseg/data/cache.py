@@ -16,7 +16,6 @@ example; `benchmarks/cache_format.py` measures both on the same slices.
 """
 from __future__ import annotations
 
-import json
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from liverseg.errors import InputError
+from liverseg.io.atomic import atomic_path, atomic_write_json, fsync_dir, read_json
 
 MANIFEST_COLUMNS = (
     "case_id", "patient_id", "source_image", "source_label", "slice_index", "num_slices",
@@ -36,20 +36,43 @@ def case_dir(root: str | os.PathLike, case_id: str) -> Path:
     return Path(root) / "cases" / case_id
 
 
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    """`np.save` under a temporary name in the same folder, then `atomic_replace` (fsync, rename)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.save(f, array, allow_pickle=False)
+
+
 def write_case(root, case_id: str, image: np.ndarray, label: np.ndarray, meta: dict) -> Path:
-    """Write one case atomically: into `cases/.<case_id>.tmp`, then rename to `cases/<case_id>`."""
+    """Write one case atomically: into `cases/.<case_id>.tmp`, then rename to `cases/<case_id>`.
+
+    Each file inside the staging folder is itself written atomically (`liverseg.io.atomic`).  A
+    previous `cases/<case_id>` is moved aside to `cases/.<case_id>.old` just before the rename (and
+    moved back if the rename fails), then removed: `cases/<case_id>` is never a half-written case.
+    """
     if image.shape != label.shape or image.ndim != 3:
         raise ValueError(f"case {case_id}: image {image.shape} and label {label.shape} must be equal (Z, S, S)")
     final = case_dir(root, case_id)
-    tmp = final.parent / f".{case_id}.tmp"
+    tmp, old = final.parent / f".{case_id}.tmp", final.parent / f".{case_id}.old"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    np.save(tmp / "image.npy", np.ascontiguousarray(image, dtype=np.float16))
-    np.save(tmp / "label.npy", np.ascontiguousarray(label, dtype=np.uint8))
-    (tmp / "meta.json").write_text(json.dumps(meta, indent=1, default=_jsonable))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    moved = False
+    try:
+        _save_npy(tmp / "image.npy", np.ascontiguousarray(image, dtype=np.float16))
+        _save_npy(tmp / "label.npy", np.ascontiguousarray(label, dtype=np.uint8))
+        atomic_write_json(tmp / "meta.json", meta)
+        if final.exists():
+            shutil.rmtree(old, ignore_errors=True)
+            os.replace(final, old)
+            moved = True
+        os.replace(tmp, final)
+    except BaseException:
+        if moved and not final.exists():
+            os.replace(old, final)
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    fsync_dir(final.parent)
+    shutil.rmtree(old, ignore_errors=True)
     return final
 
 
@@ -68,15 +91,15 @@ def slice_rows(case_id: str, patient_id: str, label: np.ndarray, meta: dict, rec
 
 
 def write_manifest(root, rows: list[dict], recipe: dict) -> None:
-    """Write `manifest.csv` and `recipe.json` atomically (temporary names, then rename)."""
+    """Write `recipe.json`, then `manifest.csv`, each atomically (`liverseg.io.atomic`).
+
+    The manifest comes last: a cache counts as complete only once it is there.
+    """
     root = Path(root)
     frame = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
-    tmp_csv = root / ".manifest.csv.tmp"
-    frame.to_csv(tmp_csv, index=False)
-    tmp_json = root / ".recipe.json.tmp"
-    tmp_json.write_text(json.dumps(recipe, indent=1, default=_jsonable))
-    os.replace(tmp_json, root / "recipe.json")
-    os.replace(tmp_csv, root / "manifest.csv")
+    atomic_write_json(root / "recipe.json", recipe)
+    with atomic_path(root / "manifest.csv") as tmp:
+        frame.to_csv(tmp, index=False)
 
 
 class SliceCache:
@@ -88,7 +111,7 @@ class SliceCache:
         if not manifest.is_file():
             raise InputError(self.root, "not a slice cache (no manifest.csv); run `liverseg prep` first")
         self.manifest = pd.read_csv(manifest, dtype={"case_id": str, "patient_id": str})
-        self.recipe = json.loads((self.root / "recipe.json").read_text())
+        self.recipe = read_json(self.root / "recipe.json")
         self._images: dict[str, np.ndarray] = {}
         self._labels: dict[str, np.ndarray] = {}
 
@@ -109,14 +132,4 @@ class SliceCache:
         return self._labels[case_id]
 
     def meta(self, case_id: str) -> dict:
-        return json.loads((case_dir(self.root, case_id) / "meta.json").read_text())
-
-
-def _jsonable(value):
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, (np.integer, np.floating)):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+        return read_json(case_dir(self.root, case_id) / "meta.json")

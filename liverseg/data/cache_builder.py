@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures as cf
-import importlib
 import json
 import multiprocessing
 import shutil
@@ -52,23 +51,17 @@ STAGING_PREFIX = ".prep-"
 
 
 def known_papers() -> list[str]:
-    """Sub-packages of `experiments` that have a `config` module."""
-    import experiments
+    """Papers registered in the `liverseg.papers` entry-point group (`liverseg.registry`)."""
+    from liverseg.registry import papers
 
-    names = set()
-    for base in experiments.__path__:
-        for child in Path(base).iterdir():
-            if child.is_dir() and (child / "config.py").is_file() and child.name.isidentifier():
-                names.add(child.name)
-    return sorted(names)
+    return papers()
 
 
 def load_recipe(paper: str, profile: str) -> PreprocessConfig:
     """The `PreprocessConfig` of a paper's profile (OptionError for an unknown paper or profile)."""
-    papers = known_papers()
-    if paper not in papers:
-        raise OptionError(f"unknown paper {paper!r}; known papers: {', '.join(papers) or '(none)'}")
-    cfg = importlib.import_module(f"experiments.{paper}.config").get_config(profile)
+    from liverseg.registry import paper as find_paper
+
+    cfg = find_paper(paper).get_config(profile)
     recipe = getattr(cfg, "preprocess", None)
     if not isinstance(recipe, PreprocessConfig):
         raise OptionError(f"paper {paper!r}: its config has no PreprocessConfig `preprocess`")

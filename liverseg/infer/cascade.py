@@ -20,6 +20,8 @@ import numpy as np
 
 from liverseg.data.crops import box_start
 from liverseg.errors import InputError, OptionError
+from liverseg.infer.predict import predict_slices
+from liverseg.io.atomic import atomic_write_json
 
 Box = tuple[int, int, int, int]
 
@@ -178,11 +180,8 @@ class CropBox:
 
 
 def write_boxes(path, boxes: Sequence[CropBox | None]) -> None:
-    """Write a list of boxes (None for slices without a crop) as JSON."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps([None if b is None else b.to_dict() for b in boxes], indent=1))
-    tmp.replace(path)
+    """Write a list of boxes (None for slices without a crop) as JSON, atomically (`liverseg.io.atomic`)."""
+    atomic_write_json(path, [None if b is None else b.to_dict() for b in boxes])
 
 
 def read_boxes(path) -> list[CropBox | None]:
@@ -199,22 +198,43 @@ def read_boxes(path) -> list[CropBox | None]:
         raise InputError(path, f"not a crop box file ({exc})") from None
 
 
-def predict_in_boxes(predict_fn: Callable[[np.ndarray], np.ndarray], slices: np.ndarray,
-                     boxes: Sequence[CropBox | None], channels: int = 1) -> np.ndarray:
+def _as_predict_fn(model_or_fn, batch_size: int) -> Callable[[np.ndarray], np.ndarray]:
+    """A Keras model (anything with `predict_on_batch`) goes through the fixed-shape `predict_slices`."""
+    if hasattr(model_or_fn, "predict_on_batch"):
+        return lambda x: predict_slices(model_or_fn, x, batch_size=batch_size)
+    if not callable(model_or_fn):
+        raise OptionError(f"expected a Keras model or a prediction function, got {type(model_or_fn).__name__}")
+    return model_or_fn
+
+
+def _check_boxes(boxes: Sequence[CropBox | None], keep: list[int], shape: tuple[int, int]) -> None:
+    sizes = {(boxes[i].r1 - boxes[i].r0, boxes[i].c1 - boxes[i].c0) for i in keep}
+    if len(sizes) > 1:
+        raise OptionError(f"all crop boxes must have the same size, got {sorted(sizes)}")
+    grids = {tuple(boxes[i].shape) for i in keep} - {shape}
+    if grids:
+        raise OptionError(f"crop boxes were made for slices of shape {sorted(grids)}, "
+                          f"but the slices to predict are {shape}")
+
+
+def predict_in_boxes(predict_fn, slices: np.ndarray, boxes: Sequence[CropBox | None], channels: int = 1, *,
+                     batch_size: int = 8) -> np.ndarray:
     """Predict each slice (N, H, W, C) inside its box and paste the result back: (N, H, W, K) float32.
 
-    The crops of all slices that have a box (all boxes must have the same size) go to one
-    `predict_fn` call; slices whose box is None, and everything outside a box, get zeros.
+    The crops of all slices that have a box (all boxes must have the same size and have been made
+    for H x W slices) go to one `predict_fn` call; slices whose box is None, and everything
+    outside a box, get zeros.  `predict_fn` is a function of the crops (M, h, w, C) or a Keras
+    model; a model is called through `liverseg.infer.predict.predict_slices`, `batch_size` crops at
+    a time with the last batch padded, so it sees one batch shape however many slices have a box.
     `channels` is K when no slice has a box (otherwise K is taken from the prediction).
     """
     slices = np.asarray(slices, dtype=np.float32)
     if slices.ndim != 4 or len(boxes) != len(slices):
         raise ValueError(f"expected (N, H, W, C) slices and N boxes, got {slices.shape} and {len(boxes)}")
-    keep = [i for i, b in enumerate(boxes) if b is not None]
-    sizes = {(boxes[i].r1 - boxes[i].r0, boxes[i].c1 - boxes[i].c0) for i in keep}
-    if len(sizes) > 1:
-        raise OptionError(f"all crop boxes must have the same size, got {sorted(sizes)}")
+    predict_fn = _as_predict_fn(predict_fn, batch_size)
     n, h, w, _ = slices.shape
+    keep = [i for i, b in enumerate(boxes) if b is not None]
+    _check_boxes(boxes, keep, (h, w))
     if not keep:
         return np.zeros((n, h, w, channels), dtype=np.float32)
     patches = np.stack([crop(slices[i], boxes[i].box) for i in keep])

@@ -36,49 +36,72 @@ def _select_output(outputs, output):
     return np.asarray(outputs, dtype=np.float32)
 
 
-def _check_channels(model, channels: int) -> None:
+def _check_input(model, shape: tuple[int, ...]) -> None:
+    """OptionError when the slices (N, H, W, C) do not fit the model's static input (H, W, C)."""
     inputs = getattr(model, "inputs", None)
     if not inputs or len(inputs) != 1:
         return
-    expected = inputs[0].shape[-1]
-    if expected is not None and expected != channels:
+    name = getattr(model, "name", "")
+    expected = tuple(inputs[0].shape[1:])
+    if len(expected) == 3 and expected[-1] is not None and expected[-1] != shape[-1]:
         raise OptionError(
-            f"model {getattr(model, 'name', '')!r} expects {expected} input channel(s), got {channels} "
+            f"model {name!r} expects {expected[-1]} input channel(s), got {shape[-1]} "
             "(check the context / channel settings against the checkpoint)"
         )
+    if len(expected) == 3 and any(e is not None and e != s for e, s in zip(expected[:2], shape[1:3])):
+        raise OptionError(
+            f"model {name!r} expects {expected[0]} x {expected[1]} input slices, got {shape[1]} x {shape[2]} "
+            "(check the slice / crop size settings against the checkpoint)"
+        )
+
+
+def _pad_batch(x: np.ndarray, batch_size: int) -> np.ndarray:
+    """`x` (n <= batch_size, ...) extended to `batch_size` rows by repeating its last row."""
+    short = batch_size - len(x)
+    if short == 0:
+        return x
+    return np.concatenate([x, np.repeat(x[-1:], short, axis=0)], axis=0)
 
 
 def predict_slices(model, slices: np.ndarray, batch_size: int = 8, tta_flip=False, output: int | str = 0) -> np.ndarray:
     """Probabilities (N, H, W, K) float32 of a Keras model on slices (N, H, W, C), `batch_size` at a time.
 
     Each batch is one call of the model's compiled predict step (`predict_on_batch`, inference
-    mode).  `tta_flip`: False (none); True or "h" averages the prediction on x with the un-flipped
-    prediction on x flipped along W; "v" the same along H; "hv" averages the four mirrorings
-    (identity, W, H, both).  For a multi-output model, `output` picks the output (index or name).
+    mode) on exactly (batch_size, H, W, C): a short last batch is padded by repeating its last
+    slice and the padding is dropped from the output, so the model sees one batch shape and
+    compiles once (on JAX / XLA every new shape is a new compilation).  `tta_flip`: False
+    (none); True or "h" averages the prediction on x with the un-flipped prediction on x flipped
+    along W; "v" the same along H; "hv" averages the four mirrorings (identity, W, H, both).  For a
+    multi-output model, `output` picks the output (index or name).
     """
     slices = np.asarray(slices, dtype=np.float32)
     if slices.ndim != 4:
         raise ValueError(f"slices must be (N, H, W, C), got shape {slices.shape}")
-    if batch_size < 1:
-        raise OptionError(f"batch_size must be >= 1, got {batch_size}")
-    _check_channels(model, slices.shape[-1])
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise OptionError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+    if not len(slices):
+        raise ValueError("no slices to predict")
+    _check_input(model, slices.shape)
     flips = _flip_axes(tta_flip)
+    batch_size = int(batch_size)
 
     def run(x: np.ndarray) -> np.ndarray:
         return _select_output(model.predict_on_batch(x), output)
 
-    chunks = []
+    out = None
     for start in range(0, len(slices), batch_size):
         x = slices[start:start + batch_size]
+        count = len(x)
+        x = _pad_batch(x, batch_size)
         prob = run(x)
         for axes in flips:
             prob = prob + np.flip(run(np.ascontiguousarray(np.flip(x, axis=axes))), axis=axes)
         if flips:
             prob = prob / np.float32(len(flips) + 1)
-        chunks.append(prob.astype(np.float32, copy=False))
-    if not chunks:
-        raise ValueError("no slices to predict")
-    return np.concatenate(chunks, axis=0)
+        if out is None:
+            out = np.empty((len(slices),) + prob.shape[1:], dtype=np.float32)
+        out[start:start + count] = prob[:count]
+    return out
 
 
 def context_indices(depth: int, context: int, index: np.ndarray | None = None) -> np.ndarray:

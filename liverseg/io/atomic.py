@@ -76,7 +76,9 @@ def atomic_write_text(path, text: str) -> Path:
 
 
 def json_default(obj):
-    """JSON for NumPy scalars and arrays and for paths."""
+    """JSON for NumPy scalars and arrays and for paths: the one `default=` converter of the project."""
+    if isinstance(obj, np.bool_):
+        return bool(obj)
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from keras import layers
 
-from liverseg.nn.blocks_fusion import attention_gate, convlstm_skip_fusion, multiscale_fusion
+from liverseg.nn.blocks_fusion import attention_gate, check_positive, convlstm_skip_fusion, multiscale_fusion
 from liverseg.errors import OptionError
 
 __all__ = [
@@ -40,7 +40,10 @@ def conv_bn_act(x, filters, kernel_size=3, *, strides=1, padding="same", dilatio
     batch normalisation (the BN offset replaces it).
     """
     if padding not in ("same", "valid"):
-        raise OptionError(f"padding must be 'same' or 'valid', got {padding!r}")
+        raise OptionError(f"{name}: padding must be 'same' or 'valid', got {padding!r}")
+    for what, value in (("filters", filters), ("kernel_size", kernel_size), ("strides", strides),
+                        ("dilation_rate", dilation_rate)):
+        check_positive(value, what, name=name)
     x = layers.Conv2D(filters, kernel_size, strides=strides, padding=padding,
                       dilation_rate=dilation_rate, use_bias=not use_bn,
                       kernel_initializer="he_normal", name=f"{name}_conv")(x)
@@ -139,6 +142,8 @@ def residual_block(x, filters, *, preactivation=False, strides=1, dilation_rate=
     `{name}_bn2`, `{name}_proj`, `{name}_add`, `{name}_out` (v1) /
     `{name}_bn0`, `{name}_relu0` (v2).
     """
+    for what, value in (("filters", filters), ("strides", strides), ("dilation_rate", dilation_rate)):
+        check_positive(value, what, name=name)
     if strides != 1 and dilation_rate != 1:
         raise OptionError(f"{name}: strides > 1 cannot be combined with dilation_rate > 1")
     conv = dict(padding="same", dilation_rate=dilation_rate, use_bias=False, kernel_initializer="he_normal")
@@ -174,7 +179,9 @@ def dilated_residual_block(x, filters, dilation_rate, *, name):
     Layers: `{name}_conv{i}`, `{name}_bn{i}`, `{name}_relu{i}`, `{name}_proj`,
     `{name}_add`, `{name}_out`.
     """
-    widths = (filters, filters) if isinstance(filters, int) else tuple(int(f) for f in filters)
+    check_positive(filters, "filters", name=name)
+    check_positive(dilation_rate, "dilation_rate", name=name)
+    widths = (filters, filters) if not isinstance(filters, (tuple, list)) else tuple(int(f) for f in filters)
     if len(widths) == 2:
         kernels, rates = (3, 3), (dilation_rate, dilation_rate)
     elif len(widths) == 3:
@@ -205,8 +212,8 @@ def dense_block(x, n_layers, growth_rate, *, residual=False, include_input=True,
     `{name}_l{i}_conv`, `{name}_l{i}_concat`, `{name}_out_concat`, `{name}_proj`,
     `{name}_add`.
     """
-    if n_layers < 1:
-        raise OptionError(f"{name}: a dense block needs at least one layer, got {n_layers}")
+    check_positive(n_layers, "n_layers (a dense block needs at least one layer)", name=name)
+    check_positive(growth_rate, "growth_rate", name=name)
     block_input = x
     features = [x]
     new = []

@@ -5,9 +5,18 @@ every layer named from the `name` prefix).
 """
 from __future__ import annotations
 
+from numbers import Integral
+
 from keras import layers
 
 from liverseg.errors import OptionError
+
+
+def check_positive(value, what: str, *, name: str) -> None:
+    """OptionError naming block `name` unless `value` is a positive integer or a tuple / list of them."""
+    values = tuple(value) if isinstance(value, (tuple, list)) else (value,)
+    if not values or any(isinstance(v, bool) or not isinstance(v, Integral) or v < 1 for v in values):
+        raise OptionError(f"{name}: {what} must be a positive integer, got {value!r}")
 
 
 def _scale_factor(big, small, *, name, fallback=None) -> int:
@@ -39,6 +48,9 @@ def attention_gate(x, gating, inter_channels, *, factor=None, output_projection=
     `{name}_psi`, `{name}_sigmoid`, `{name}_resample`, `{name}_mul`,
     `{name}_out_conv`, `{name}_out_bn`.
     """
+    check_positive(inter_channels, "inter_channels", name=name)
+    if factor is not None:
+        check_positive(factor, "factor", name=name)
     s = _scale_factor(x, gating, name=name) if factor is None else int(factor)
     theta = layers.Conv2D(inter_channels, s, strides=s, padding="valid", use_bias=False,
                           name=f"{name}_theta")(x)
@@ -69,6 +81,7 @@ def convlstm_skip_fusion(skip, up, filters, *, bidirectional=False, name):
     sizes). Layers: `{name}_match`, `{name}_skip_step`, `{name}_up_step`, `{name}_stack`,
     `{name}_convlstm` (or `{name}_bconvlstm`).
     """
+    check_positive(filters, "filters", name=name)
     size, up_size = tuple(skip.shape[1:3]), tuple(up.shape[1:3])
     if None in size + up_size:
         raise OptionError(f"{name}: ConvLSTM2D needs a fixed spatial size, got {size} and {up_size}")

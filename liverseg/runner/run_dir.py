@@ -27,7 +27,7 @@ from liverseg.io.atomic import atomic_write_json, read_json
 from liverseg.io.atomic import json_default as _json_default
 from liverseg.errors import InputError, OptionError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def create_run_dir(paper: str, profile: str, run_dir: str | Path | None = None,
@@ -115,35 +115,57 @@ def _git_info(repo: Path) -> dict:
     return {"commit": commit, "dirty": dirty}
 
 
-def collect_versions() -> dict:
-    """Versions of everything that can change a result: Python, platform, libraries, CUDA/cuDNN
-    of the TensorFlow build, visible GPUs, Keras backend, git commit (and dirty flag) of the code."""
-    import keras
-    import nibabel
-    import pydicom
-    import tensorflow as tf
-
+def _tensorflow_info() -> dict:
+    """TensorFlow version, its CUDA / cuDNN build and visible GPUs; empty when TensorFlow is not
+    installed (JAX or PyTorch backend on a machine without it)."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+        return {"tensorflow": None}
     build = dict(tf.sysconfig.get_build_info())
-    gpus = [d.name for d in tf.config.list_physical_devices("GPU")]
     gpu_names = []
     for d in tf.config.list_physical_devices("GPU"):
         try:
             gpu_names.append(tf.config.experimental.get_device_details(d).get("device_name", d.name))
         except (RuntimeError, ValueError):
             gpu_names.append(d.name)
+    return {"tensorflow": tf.__version__, "cuda": build.get("cuda_version"), "cudnn": build.get("cudnn_version"),
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")], "gpu_names": gpu_names}
+
+
+def _backend_info() -> dict:
+    """Version and devices of the Keras backend when it is not TensorFlow."""
+    import keras
+
+    name = keras.backend.backend()
+    if name == "jax":
+        import jax
+
+        return {"jax": jax.__version__, "jax_devices": [str(d) for d in jax.devices()]}
+    if name == "torch":
+        import torch
+
+        return {"torch": torch.__version__, "torch_cuda": torch.cuda.is_available()}
+    return {}
+
+
+def collect_versions() -> dict:
+    """Versions of everything that can change a result: Python, platform, libraries, Keras backend,
+    CUDA/cuDNN of the TensorFlow build, visible GPUs, git commit (and dirty flag) of the code."""
+    import keras
+    import nibabel
+    import pydicom
+
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "tensorflow": tf.__version__,
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
         "numpy": np.__version__,
         "nibabel": nibabel.__version__,
         "pydicom": pydicom.__version__,
-        "cuda": build.get("cuda_version"),
-        "cudnn": build.get("cudnn_version"),
-        "gpus": gpus,
-        "gpu_names": gpu_names,
+        **_tensorflow_info(),
+        **_backend_info(),
         "git": _git_info(REPO_ROOT),
     }
 

@@ -5,10 +5,13 @@
 - `AtomicBackupAndRestore`: `keras.callbacks.BackupAndRestore` with a crash-consistent layout
   (see its docstring) that also carries the state of the monitoring callbacks (best value of the
   checkpoint, early-stopping and plateau counters) across a resume.
-- `make_learning_rate` / `schedule_callbacks`: the `TrainConfig.schedule` options.
+- `stage_callbacks`: the callbacks of one stage, in the order they must run.
+
+`make_learning_rate` / `schedule_callbacks` live in `liverseg.train.schedules` (re-exported here).
 """
 from __future__ import annotations
 
+import importlib.util
 import math
 import os
 from pathlib import Path
@@ -19,6 +22,8 @@ import numpy as np
 from liverseg.config import TrainConfig
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_replace, atomic_write_json, fsync_file, read_json
+from liverseg.train.devices import backend
+from liverseg.train.schedules import make_learning_rate, schedule_callbacks
 
 BACKUP_STATE = "state.json"
 _STATE_ATTRS = ("best", "wait", "best_epoch", "stopped_epoch", "cooldown_counter")
@@ -89,19 +94,29 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
     so a resumed run draws the same masks as an uninterrupted one. Random draws from Keras'
     global SeedGenerator (`keras.random.*` with `seed=None` outside a layer) are not carried.
 
-    An epoch whose loss is NaN or Inf is not backed up.
+    An epoch whose loss is NaN or Inf is not backed up. `restore_dir` (default `backup_dir`) is
+    where a resume reads from: a multi-worker's non-chief worker restores the chief's backup and
+    writes its own.
     """
 
-    def __init__(self, backup_dir, stateful: dict | None = None):
+    def __init__(self, backup_dir, stateful: dict | None = None, restore_dir=None):
         super().__init__(backup_dir=str(backup_dir), save_freq="epoch", delete_checkpoint=False)
         self.stateful = dict(stateful or {})
+        self.restore_dir = str(restore_dir or backup_dir)
         self.restored_epoch: int | None = None
 
+    def restore(self, model) -> int | None:
+        """Put the backed-up weights, optimizer and callback state into `model` outside `fit()`
+        (a stage that early stopping had already ended); the number of finished epochs or None."""
+        self.set_model(model)
+        self._load_model()
+        return self.restored_epoch
+
     def _load_model(self):
-        state = read_backup_state(self.backup_dir)
+        state = read_backup_state(self.restore_dir)
         if state is None:
             return
-        weights = os.path.join(self.backup_dir, state["weights"])
+        weights = os.path.join(self.restore_dir, state["weights"])
         if self.model.optimizer is not None and not self.model.optimizer.built:
             self.model.optimizer.build(self.model.trainable_variables)
         self.model.load_weights(weights)
@@ -150,6 +165,41 @@ class AtomicBackupAndRestore(keras.callbacks.BackupAndRestore):
                 old.unlink()
 
 
+def tensorboard_available() -> bool:
+    """Whether TensorBoard logs can be written: the TensorFlow backend (Keras' TensorBoard callback
+    writes through `tf.summary`, and TensorFlow is not imported on other backends) with the
+    `tensorboard` package installed."""
+    return backend() == "tensorflow" and importlib.util.find_spec("tensorboard") is not None
+
+
+def stage_callbacks(stage_dir, train: TrainConfig, extra=(), restore_dir=None):
+    """The callbacks of a stage in `stage_dir`, in running order: TerminateOnNaN, best and last
+    checkpoints, the CSV history, TensorBoard, schedule callbacks, early stopping, `extra`, and
+    the backup last. Returns `(callbacks, best_checkpoint, backup)`."""
+    stage_dir = Path(stage_dir)
+    best = AtomicModelCheckpoint(stage_dir / "best.keras", monitor=train.monitor,
+                                 mode=train.monitor_mode, save_best_only=True)
+    last = AtomicModelCheckpoint(stage_dir / "last.keras", monitor=train.monitor,
+                                 mode=train.monitor_mode, save_best_only=False)
+    stateful = {"best_checkpoint": best}
+    callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), best, last,
+                 keras.callbacks.CSVLogger(str(stage_dir / "history.csv"), append=True)]
+    if tensorboard_available():
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(stage_dir / "tensorboard")))
+    for i, cb in enumerate(schedule_callbacks(train)):
+        stateful[f"schedule_{i}"] = cb
+        callbacks.append(cb)
+    if train.early_stopping_patience > 0:
+        stateful["early_stopping"] = keras.callbacks.EarlyStopping(
+            monitor=train.monitor, mode=train.monitor_mode,
+            patience=int(train.early_stopping_patience), verbose=1)
+        callbacks.append(stateful["early_stopping"])
+    callbacks.extend(extra)
+    backup = AtomicBackupAndRestore(stage_dir / "backup", stateful=stateful, restore_dir=restore_dir)
+    callbacks.append(backup)
+    return callbacks, best, backup
+
+
 def read_backup_state(backup_dir) -> dict | None:
     """The backup's `state.json` when it and the weights it names exist, else None."""
     path = Path(backup_dir) / BACKUP_STATE
@@ -161,49 +211,7 @@ def read_backup_state(backup_dir) -> dict | None:
     return state
 
 
-def make_learning_rate(train: TrainConfig, steps_per_epoch: int | None):
-    """The optimizer's learning rate for `train.schedule`.
-
-    - "constant", "plateau": `train.learning_rate` (a plain float; "plateau" adds a
-      ReduceLROnPlateau callback, see `schedule_callbacks`).
-    - "step": `learning_rate * step_factor ** (epoch // step_epochs)`, as an ExponentialDecay with
-      `staircase=True` and `decay_steps = step_epochs * steps_per_epoch` (counts optimizer steps,
-      so it continues correctly after a resume that restores the iteration count).
-    - "linear": PolynomialDecay (power 1) from `learning_rate` to `final_learning_rate` over
-      `epochs * steps_per_epoch` optimizer steps.
-    """
-    lr = float(train.learning_rate)
-    if train.schedule in ("constant", "plateau"):
-        return lr
-    if train.schedule not in ("step", "linear"):
-        raise OptionError(f"train.schedule: unknown schedule {train.schedule!r} "
-                          "(expected constant, step, linear or plateau)")
-    if not steps_per_epoch or steps_per_epoch <= 0:
-        raise OptionError(f"train.schedule={train.schedule!r} needs the number of steps per epoch; "
-                          "set train.steps_per_epoch (the training data has no known length)")
-    if train.schedule == "step":
-        if train.step_epochs <= 0:
-            raise OptionError("train.schedule='step' needs train.step_epochs > 0")
-        return keras.optimizers.schedules.ExponentialDecay(
-            lr, decay_steps=int(train.step_epochs * steps_per_epoch),
-            decay_rate=float(train.step_factor), staircase=True)
-    return keras.optimizers.schedules.PolynomialDecay(
-        lr, decay_steps=int(max(train.epochs, 1) * steps_per_epoch),
-        end_learning_rate=float(train.final_learning_rate), power=1.0)
-
-
-def schedule_callbacks(train: TrainConfig) -> list:
-    """Callbacks that implement a schedule: ReduceLROnPlateau on `train.monitor` for "plateau"."""
-    if train.schedule != "plateau":
-        return []
-    if not 0.0 < train.step_factor < 1.0:
-        raise OptionError(f"train.step_factor={train.step_factor}: the plateau factor must be in (0, 1)")
-    return [keras.callbacks.ReduceLROnPlateau(
-        monitor=train.monitor, mode=train.monitor_mode, factor=float(train.step_factor),
-        patience=int(train.plateau_patience), verbose=1)]
-
-
 __all__ = [
-    "AtomicModelCheckpoint", "AtomicBackupAndRestore", "read_backup_state",
-    "make_learning_rate", "schedule_callbacks", "BACKUP_STATE",
+    "AtomicModelCheckpoint", "AtomicBackupAndRestore", "read_backup_state", "stage_callbacks",
+    "tensorboard_available", "make_learning_rate", "schedule_callbacks", "BACKUP_STATE",
 ]

@@ -35,7 +35,7 @@ def test_small_profiles_keep_the_architecture_family(profile):
     assert small.fine_model.stem_kernel == 7
     assert small.fine_data.crop_size * 2 == small.preprocess.size  # 256 of 512, scaled
     assert small.preprocess.size < 512 and small.coarse_train.epochs < paper.coarse_train.epochs
-    assert small.phantom_cases >= 4 and small.train_patients + small.test_patients == small.phantom_cases
+    assert small.phantom.cases >= 4 and small.train_patients + small.test_patients <= small.phantom.cases
 
 
 def test_unknown_profile_is_an_option_error():
@@ -52,3 +52,18 @@ def test_config_json_round_trip_and_overrides():
     assert not changed.augment.horizontal_flip
     with pytest.raises(OptionError, match="unknown option"):
         override(cfg, ["coarse_train.epoch=3"])
+
+
+def test_loss_and_monitored_metrics_come_from_the_config():
+    from liverseg.nn.objectives import make_loss, make_metrics
+
+    cfg = get_config("paper")
+    assert cfg.coarse_train.loss == cfg.fine_train.loss == "dice_bce"
+    assert cfg.fine_train.monitor == "val_soft_dice" and "soft_dice" in cfg.fine_train.metrics
+    assert type(make_loss(cfg.coarse_train.loss)).__name__ == "DiceBCELoss"
+    names = [m.name for m in make_metrics(cfg.coarse_train.metrics, cfg.coarse_model.outputs)]
+    assert cfg.coarse_train.monitor.removeprefix("val_") in names and "tumour_dice" in names
+    with pytest.raises(OptionError, match="train.loss='hinge'"):
+        make_loss("hinge")
+    with pytest.raises(OptionError, match="unknown metric 'spleen_dice'"):
+        make_metrics(("spleen_dice",), ("liver", "tumour"))

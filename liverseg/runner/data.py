@@ -1,0 +1,144 @@
+"""The runner's data steps: the phantom (cached once per size), the run's slice cache, `split.json`,
+and the rows each training stage reads for its train and validation sides."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from liverseg.config import DataConfig
+from liverseg.data.cache import SliceCache
+from liverseg.data.sampling import select_slices
+from liverseg.data.splits import split_slices_within
+from liverseg.errors import OptionError
+from liverseg.io.atomic import atomic_write_json, read_json
+
+from liverseg.runner.run_dir import REPO_ROOT
+SPLITS = ("train", "val", "test")
+
+
+def cache_root() -> Path:
+    """Where the generated phantoms live: `$LIVERSEG_CACHE_DIR`, else `.cache/` in the project root."""
+    return Path(os.environ.get("LIVERSEG_CACHE_DIR", REPO_ROOT / ".cache"))
+
+
+def phantom_dir(phantom) -> Path:
+    """The phantom of a profile (`PhantomConfig`), generated once and reused by every paper and run."""
+    from data_prep.phantom import write_phantom
+
+    folder = cache_root() / "phantom" / f"seed{phantom.seed}-size{phantom.size}-cases{phantom.cases}"
+    marker = folder / "complete.json"
+    if not marker.is_file():
+        print(f"generating phantom: {phantom.cases} cases at {phantom.size} px -> {folder}", flush=True)
+        write_phantom(folder, phantom.cases, phantom.seed, size=phantom.size)
+        atomic_write_json(marker, {"cases": phantom.cases, "seed": phantom.seed, "size": phantom.size})
+    return folder
+
+
+def prepare_cache(paper: str, cfg, run_dir: Path) -> SliceCache:
+    """The run's slice cache with the paper's preprocessing (skipped when up to date)."""
+    from liverseg.data.cache_builder import prepare
+
+    source = Path(cfg.data_dir) if cfg.data_dir else phantom_dir(cfg.phantom)
+    cache_dir = run_dir / "cache"
+    # The cache belongs to this run: one left half-written by a killed run is rebuilt, not refused.
+    rebuild = cache_dir.is_dir() and not (cache_dir / "manifest.csv").is_file()
+    prepare(cfg.dataset, source, cache_dir, paper=paper, profile=cfg.profile, quiet=True,
+            recipe=cfg.preprocess, overwrite=rebuild)
+    return SliceCache(cache_dir)
+
+
+def case_table(cache: SliceCache) -> pd.DataFrame:
+    """Per case: patient, tumour volume in mm^3 (cache grid scaled to the original spacing), liver slices."""
+    size = int(cache.recipe["preprocess"]["size"])
+    rows = []
+    for case_id, g in cache.manifest.groupby("case_id", sort=False):
+        shape = cache.meta(case_id)["original_shape"]
+        voxel = float(g.spacing_x.iloc[0] * g.spacing_y.iloc[0] * g.spacing_z.iloc[0])
+        scale = shape[0] * shape[1] / float(size * size)
+        rows.append(dict(case_id=str(case_id), patient_id=str(g.patient_id.iloc[0]),
+                         tumour_mm3=float(g.tumour_pixels.sum()) * voxel * scale,
+                         liver_slices=int((g.liver_pixels > 0).sum())))
+    return pd.DataFrame(rows, columns=["case_id", "patient_id", "tumour_mm3", "liver_slices"])
+
+
+def _slice_block_split(cache: SliceCache, cases: list[str], val_fraction: float, seed: int, gap: int) -> dict:
+    """Too few patients: every case trains, validation holds out slice blocks, the test cases were seen."""
+    manifest = cache.manifest[cache.manifest.case_id.astype(str).isin(cases)]
+    parts = split_slices_within(manifest, val_fraction, 0.0, seed, gap=gap, min_patients=len(cases) + 1)
+    slices = {name: {c: sorted(int(k) for k in g.slice_index) for c, g in parts[name].groupby("case_id")}
+              for name in ("train", "val")}
+    return {"mode": "slice_blocks", "train": cases, "val": cases, "test": cases, "slices": slices,
+            "note": f"only {len(cases)} patient(s): all train; validation on held-out slice blocks; "
+                    "the test cases were seen in training, so their scores are optimistic"}
+
+
+def make_split(spec, cache: SliceCache, cfg, run_dir: Path, val_fraction: float, gap: int = 0) -> dict:
+    """`split.json` of the run: the paper's split policy, or held-out slice blocks with too few patients."""
+    path = run_dir / "split.json"
+    if path.is_file():
+        return read_json(path)
+    table = case_table(cache)
+    split = spec.split(table, cfg, cfg.seed)
+    if split is None:
+        cases = list(table.case_id[table.tumour_mm3 > 0]) or list(table.case_id)
+        split = _slice_block_split(cache, cases, val_fraction, cfg.seed, gap)
+    else:
+        split = {"mode": "patients", "note": "", **split}
+    overlap = set(split["test"]) & (set(split["train"]) | set(split["val"]))
+    if split["mode"] == "patients" and overlap:
+        raise OptionError(f"{spec.name}: split policy put case(s) {sorted(overlap)[:5]} in test and training")
+    atomic_write_json(path, split)
+    print(f"split ({split['mode']}): train {len(split['train'])}, val {len(split['val'])}, "
+          f"test {len(split['test'])} {split['note']}", flush=True)
+    return split
+
+
+def stage_rows(cache: SliceCache, split: dict, part: str, cfg: DataConfig, seed: int) -> pd.DataFrame:
+    """Manifest rows of one side (`train` / `val`) of the split chosen by the source's sampling policy."""
+    manifest = cache.manifest
+    if split["mode"] == "slice_blocks":
+        keep = split["slices"][part]
+        key = manifest.case_id.astype(str) + ":" + manifest.slice_index.astype(str)
+        wanted = {f"{c}:{k}" for c, ks in keep.items() for k in ks}
+        manifest = manifest[key.isin(wanted).to_numpy()]
+    return select_slices(manifest, split[part], cfg, seed)
+
+
+def stage_datasets(cache: SliceCache, split: dict, stage, seed: int):
+    """(train, val, steps_per_epoch) of a `Stage` on the backend's input pipeline."""
+    from liverseg.data.datasets import Source, build_dataset
+
+    weights = stage.weights or (1.0,) * len(stage.sources)
+    sides = {}
+    for part in ("train", "val"):
+        sides[part] = [Source(stage_rows(cache, split, part, c, seed), c, w) for c, w in zip(stage.sources, weights)]
+    # train.steps_per_epoch (0 = one pass) sets the epoch length in the pipeline itself, so that on
+    # a PyDataset batch i of epoch e stays the same batch (Keras would otherwise carry the iterator on)
+    train, steps = build_dataset(cache, sides["train"], augment=stage.augment, training=True, seed=seed,
+                                 steps=stage.train.steps_per_epoch or None)
+    val, _ = build_dataset(cache, sides["val"], augment=None, training=False, seed=seed)
+    return train, val, steps
+
+
+def case_number(case_id: str) -> str:
+    """LiTS file number of a case id (`lits-12` -> 12, `3Dircadb1.17` -> 17)."""
+    digits = "".join(ch if ch.isdigit() else " " for ch in case_id).split()
+    return digits[-1] if digits else case_id
+
+
+def read_source_case(cache: SliceCache, case_id: str):
+    """The case's original CT and labels (`Case`), read again from the source the cache was built from."""
+    from liverseg.io.volumes import read_case
+
+    meta = cache.meta(case_id)
+    if meta.get("dataset") == "ircadb":
+        from liverseg.io.ircadb import read_ircadb_case
+
+        return read_ircadb_case(Path(meta["source_image"]).parent)
+    return read_case(meta["source_image"], meta["source_label"], case_id=case_id)
+
+
+__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "make_split", "stage_rows",
+           "stage_datasets", "case_number", "read_source_case"]

@@ -1,0 +1,82 @@
+"""Whole-volume inference on the test cases and their LiTS-protocol evaluation, one variant at a time.
+
+    predictions/<variant>/segmentation-N.nii.gz   labels 0/1/2 in the source's geometry (per case)
+    predictions/<variant>/records.json            what the method keeps per case (e.g. crop boxes)
+    predictions/<variant>/done.json               written last: every test case is predicted
+    evaluation/<variant>/per_case.csv, summary.json
+
+A case is finished when its label volume exists; its record is merged into `records.json` before
+the volume is written, so an interrupted run keeps the records of every finished case and redoes
+only the case it was in.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from liverseg.io.atomic import atomic_path, atomic_write_json, read_json
+from liverseg.runner.data import case_number, read_source_case
+
+
+def prediction_path(run_dir: Path, variant: str, case_id: str) -> Path:
+    return Path(run_dir) / "predictions" / variant / f"segmentation-{case_number(case_id)}.nii.gz"
+
+
+def _merge_record(path: Path, case_id: str, record: dict) -> None:
+    records = read_json(path) if path.is_file() else {}
+    records[case_id] = record
+    atomic_write_json(path, records)
+
+
+def predict_variant(spec, cache, cfg, split: dict, run_dir: Path, variant: str) -> None:
+    """Predict every test case of one variant that has no label volume yet."""
+    from liverseg.io.volumes import write_label_volume
+
+    out_dir = run_dir / "predictions" / variant
+    if (out_dir / "done.json").is_file():
+        print(f"skipping inference ({variant}): already done", flush=True)
+        return
+    out_dir.mkdir(parents=True, exist_ok=True)
+    todo = [c for c in split["test"] if not prediction_path(run_dir, variant, c).is_file()]
+    predictor = spec.predictor(run_dir, cfg, variant) if todo else None
+    for i, case_id in enumerate(todo, 1):
+        case = read_source_case(cache, case_id)
+        start = time.perf_counter()
+        result = predictor(case.image)
+        seconds = time.perf_counter() - start
+        _merge_record(out_dir / "records.json", case_id, {**result.record, "seconds": round(seconds, 3)})
+        write_label_volume(case.image.to_original(result.labels), case.image.original_affine,
+                           prediction_path(run_dir, variant, case_id))
+        print(f"inference ({variant}) {i}/{len(todo)} {case_id}: {seconds:.1f} s", flush=True)
+    atomic_write_json(out_dir / "done.json", {"variant": variant, "cases": list(split["test"])})
+
+
+def evaluate_variant(cache, split: dict, run_dir: Path, variant: str) -> dict:
+    """LiTS protocol on the test cases: `evaluation/<variant>/per_case.csv` + `summary.json`."""
+    from liverseg.evaluation import aggregate, evaluate_case
+    from liverseg.io.volumes import read_volume
+
+    out = run_dir / "evaluation" / variant
+    if (out / "summary.json").is_file():
+        return read_json(out / "summary.json")
+    rows = []
+    for case_id in split["test"]:
+        truth = read_source_case(cache, case_id).label
+        pred = read_volume(prediction_path(run_dir, variant, case_id), kind="label")
+        rows.append({"case": case_id, **evaluate_case(pred.array, truth.array, truth.spacing)})
+    frame = pd.DataFrame(rows)
+    summary = aggregate(frame)
+    out.mkdir(parents=True, exist_ok=True)
+    with atomic_path(out / "per_case.csv") as tmp:
+        frame.to_csv(tmp, index=False)
+    atomic_write_json(out / "summary.json", summary)
+    return summary
+
+
+def per_case_table(run_dir: Path, variant: str) -> pd.DataFrame:
+    return pd.read_csv(Path(run_dir) / "evaluation" / variant / "per_case.csv", dtype={"case": str})
+
+
+__all__ = ["prediction_path", "predict_variant", "evaluate_variant", "per_case_table"]

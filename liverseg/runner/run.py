@@ -1,0 +1,142 @@
+"""The paper runner: everything between a paper's description (`PaperSpec`) and its report.
+
+    run directory (config.json, versions.json) -> phantom or real data -> slice cache -> split.json
+    -> each training stage (skipped when done) -> per-case inference of every variant (skipped
+    per case) -> evaluation/<variant>/ -> report.md + figures -> metrics.json -> done.json (last)
+
+A run is finished only when `done.json` exists. Re-running the same command resumes the newest
+unfinished run with the same configuration. Under `TF_CONFIG` (multi-worker) the strategy is
+created before anything else, every worker trains, and only the chief writes the run directory
+and goes on to inference and the report.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from liverseg.config import to_dict
+from liverseg.io.atomic import atomic_write_json
+from liverseg.runner import data as run_data
+from liverseg.runner.options import add_arguments, resolve_config, runs_root
+from liverseg.runner.predictions import evaluate_variant, predict_variant
+
+
+class Progress:
+    """Stage lines with elapsed time: `[3/7] fine: ...` and `fine done in 48 s (total 2:10)`."""
+
+    def __init__(self, names: list[str], expected_minutes: float | None):
+        self.names, self.start = names, time.perf_counter()
+        plan = " -> ".join(names)
+        tail = f"; expected about {expected_minutes:g} min on 2 CPU cores" if expected_minutes else ""
+        print(f"stages: {plan}{tail}", flush=True)
+
+    def begin(self, name: str, detail: str = "") -> float:
+        print(f"[{self.names.index(name) + 1}/{len(self.names)}] {name}{': ' + detail if detail else ''}", flush=True)
+        return time.perf_counter()
+
+    def end(self, name: str, began: float) -> None:
+        total = time.perf_counter() - self.start
+        print(f"{name} done in {time.perf_counter() - began:.0f} s (total {int(total // 60)}:{int(total % 60):02d})",
+              flush=True)
+
+
+def choose_run_dir(spec, cfg, run_dir: Path | None) -> Path:
+    from liverseg.runner.run_dir import create_run_dir, latest_unfinished_run
+
+    root = runs_root()
+    if run_dir is None:
+        run_dir = latest_unfinished_run(spec.name, cfg.profile, to_dict(cfg), root=root, done_marker="done.json")
+        if run_dir is not None:
+            print(f"resuming unfinished run {run_dir} (same configuration; pass --run-dir for a new one)")
+    return create_run_dir(spec.name, cfg.profile, run_dir, root=root)
+
+
+def train_stage(cache, split: dict, stage, cfg, run_dir: Path) -> None:
+    from liverseg.train.fit import fit, set_seed
+
+    if (run_dir / stage.name / "done.json").is_file():
+        print(f"skipping {stage.name}: already done", flush=True)
+        return
+    set_seed(cfg.seed)  # before the datasets: input pipelines derive unseeded op seeds from it
+    train, val, steps = run_data.stage_datasets(cache, split, stage, cfg.seed)
+    fit(stage.build_model, train, val, stage=stage.name, run_dir=run_dir, train=stage.train, loss=stage.loss(),
+        metrics=stage.metrics(), seed=cfg.seed, steps_per_epoch=steps)
+
+
+def dry_run(spec, cfg) -> int:
+    for stage in spec.stages(cfg):
+        print(f"\n== {stage.name} ==")
+        stage.build_model().summary()
+    print(json.dumps(to_dict(cfg), indent=1))
+    print("dry run: models built, nothing trained or written")
+    return 0
+
+
+def _val_fraction_and_gap(stages) -> tuple[float, int]:
+    first = stages[0].sources[0]
+    return first.val_fraction, max(s.context for stage in stages for s in stage.sources)
+
+
+def run(spec, args) -> int:
+    """Reproduce one paper end to end with the parsed options; 0 on success."""
+    from liverseg.runner.run_dir import write_config, write_versions
+    from liverseg.train.distribution import get_strategy, is_chief, worker_run_dir
+
+    cfg = resolve_config(spec, args)
+    if args.dry_run:
+        return dry_run(spec, cfg)
+    get_strategy()  # first: MultiWorkerMirroredStrategy must exist before any other TensorFlow op
+    # only the chief picks (or creates) the run directory; other workers train in a scratch folder
+    run_dir = worker_run_dir(choose_run_dir(spec, cfg, args.run_dir) if is_chief() else args.run_dir)
+    print(f"run directory: {run_dir}", flush=True)
+    write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
+    write_versions(run_dir)
+    stages = list(spec.stages(cfg))
+    names = ["prepare", *[s.name for s in stages], "inference", "evaluation", "report"]
+    progress = Progress(names, getattr(cfg, "expected_minutes", None))
+    began = progress.begin("prepare", f"dataset {cfg.dataset}")
+    cache = run_data.prepare_cache(spec.name, cfg, run_dir)
+    split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages))
+    progress.end("prepare", began)
+    for stage in stages:
+        began = progress.begin(stage.name, f"{stage.train.epochs} epochs")
+        train_stage(cache, split, stage, cfg, run_dir)
+        progress.end(stage.name, began)
+    if not is_chief():
+        print("worker: training done; the chief writes predictions and the report")
+        return 0
+    return finish(spec, cache, cfg, split, run_dir, stages, progress)
+
+
+def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progress) -> int:
+    """Inference, evaluation, report, expected-score check, and `done.json` last."""
+    from liverseg.runner.expected import check_expected
+    from liverseg.runner.reporting import write_run_report
+
+    began = progress.begin("inference", f"{len(split['test'])} test case(s), variants {', '.join(spec.variants)}")
+    for variant in spec.variants:
+        predict_variant(spec, cache, cfg, split, run_dir, variant)
+    progress.end("inference", began)
+    began = progress.begin("evaluation")
+    summary = {variant: evaluate_variant(cache, split, run_dir, variant) for variant in spec.variants}
+    progress.end("evaluation", began)
+    began = progress.begin("report")
+    write_run_report(spec, cache, cfg, split, summary, run_dir, [s.name for s in stages])
+    check = check_expected(spec, cfg, summary[spec.default_variant])
+    atomic_write_json(run_dir / "done.json", {"paper": spec.name, "profile": cfg.profile,
+                                              "expected_check": check})
+    progress.end("report", began)
+    print(f"done: {run_dir / 'report.md'}", flush=True)
+    return 0
+
+
+def reproduce(spec, argv=None) -> int:
+    """`python -m experiments.<paper>.reproduce`: parse, run, one-line errors (exit 2)."""
+    from liverseg.cli.entry import run_command
+
+    return run_command(f"python -m experiments.{spec.name}.reproduce", lambda p: add_arguments(p, spec),
+                       lambda args: run(spec, args), argv, f"Reproduce {spec.title} end to end.", tensorflow=True)
+
+
+__all__ = ["run", "reproduce", "train_stage", "choose_run_dir", "finish"]

@@ -1,0 +1,80 @@
+"""The paper runner's pieces that need no training: options, dataset refusal, registry, split file."""
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from liverseg.config import PhantomConfig, PreprocessConfig
+from liverseg.errors import OptionError
+from liverseg.registry import paper, papers
+from liverseg.runner.data import case_number
+from liverseg.runner.options import add_arguments, resolve_config
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class TinyConfig:
+    profile: str
+    seed: int = 0
+    preprocess: PreprocessConfig = PreprocessConfig()
+    phantom: PhantomConfig = PhantomConfig()
+    dataset: str = "phantom"
+    data_dir: str = ""
+
+
+def _spec(datasets=("phantom", "lits")):
+    gong = paper("gong")
+    return replace(gong, name="tiny", datasets=datasets, config_class=TinyConfig,
+                   get_config=lambda profile: TinyConfig(profile=profile))
+
+
+def _args(spec, argv):
+    return add_arguments(argparse.ArgumentParser(), spec).parse_args(argv)
+
+
+def test_a_dataset_the_paper_does_not_accept_is_one_clear_error(tmp_path):
+    spec = _spec()
+    with pytest.raises(OptionError, match=r"tiny does not accept dataset 'ircadb' \(it accepts: phantom, lits\)"):
+        resolve_config(spec, _args(spec, ["--data-dir", str(tmp_path), "--dataset", "ircadb"]))
+
+
+def test_data_dir_defaults_to_lits_and_dataset_needs_a_folder(tmp_path):
+    spec = _spec()
+    cfg = resolve_config(spec, _args(spec, ["--data-dir", str(tmp_path), "--seed", "3"]))
+    assert (cfg.dataset, cfg.data_dir, cfg.seed) == ("lits", str(tmp_path.resolve()), 3)
+    assert resolve_config(spec, _args(spec, [])).dataset == "phantom"
+    with pytest.raises(OptionError, match="--dataset lits needs --data-dir"):
+        resolve_config(spec, _args(spec, ["--dataset", "lits"]))
+    with pytest.raises(OptionError, match="not a folder"):
+        resolve_config(spec, _args(spec, ["--data-dir", str(tmp_path / "missing")]))
+
+
+def test_set_overrides_reach_the_config(tmp_path):
+    spec = _spec()
+    cfg = resolve_config(spec, _args(spec, ["--set", "preprocess.size=96", "--set", "phantom.cases=5"]))
+    assert cfg.preprocess.size == 96 and cfg.phantom.cases == 5
+
+
+def test_registry_lists_the_installed_papers_and_refuses_unknown_ones():
+    assert "gong" in papers() and paper("gong").name == "gong"
+    with pytest.raises(OptionError, match="unknown paper 'nope'; known papers: .*gong"):
+        paper("nope")
+
+
+@pytest.mark.parametrize("case_id, number", [("lits-12", "12"), ("msd-3", "3"), ("ircadb-1.17", "17"),
+                                             ("phantom-0", "0")])
+def test_case_numbers_of_every_source(case_id, number):
+    assert case_number(case_id) == number
+
+
+def test_liverseg_reproduce_refuses_an_unknown_dataset_in_one_line(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "liverseg.cli.main", "reproduce", "gong", "--dataset", "kits",
+                             "--data-dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "kits" in result.stderr
