@@ -83,7 +83,7 @@ def _readers(cache, sources: list[Source], augment, training: bool, numpy_warp: 
 
 
 def build_dataset(cache, sources: list[Source], *, augment: AugmentConfig | None, training: bool, seed: int,
-                  engine: str = "auto", steps: int | None = None):
+                  engine: str = "auto", steps: int | None = None, workers: int = 1):
     """-> (dataset, steps): training: infinite stream (tf.data) / PyDataset of `steps` batches; validation: one pass.
 
     Batches are `(x (B, H, W, 2*context+1) float32, y (B, H, W, len(targets)) float32)` with
@@ -95,6 +95,10 @@ def build_dataset(cache, sources: list[Source], *, augment: AugmentConfig | None
     batches. `engine`: "auto", "tfdata" or "pydataset" (see `resolve_engine`). `steps` (training
     only) replaces `training_steps` as the epoch length, e.g. a capped `train.steps_per_epoch`: give
     it here rather than to `fit` so that a PyDataset epoch is exactly the batches `fit` reads.
+
+    `workers` > 1 (multi-worker training, tf.data): training batches are sharded across the
+    workers by tf.data; the validation pass is not sharded (every worker scores the same batches)
+    and drops its last partial batch, because a worker left with an empty batch breaks BatchNorm.
 
     Raises `InputError` (naming the slice cache and the source) when a training source or every
     validation source gives no sample, `OptionError` for a bad engine, source or weight.
@@ -120,7 +124,17 @@ def build_dataset(cache, sources: list[Source], *, augment: AugmentConfig | None
         seq = SliceSequence.from_readers(readers, training=training, seed=seed, weights=weights, steps=steps)
         return seq, len(seq)
     ds, n = _tfdata(readers, weights, batch, training, seed)
+    if workers > 1 and not training:
+        ds, n = _unsharded_full_batches(ds, batch), sum(len(r) for r in readers) // batch
     return ds, int(steps) if training and steps else n
+
+
+def _unsharded_full_batches(ds, batch: int):
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.OFF
+    return ds.unbatch().batch(batch, drop_remainder=True).with_options(options)
 
 
 def _with_batch(reader, batch: int):

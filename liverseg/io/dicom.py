@@ -85,7 +85,7 @@ def _read_slice(path: Path) -> _Slice:
         ds = pydicom.dcmread(str(path))
     except InvalidDicomError:
         raise InputError(path, "not a DICOM file (no DICM header)") from None
-    except Exception as err:
+    except (OSError, EOFError, ValueError, KeyError, TypeError) as err:  # pydicom on a damaged file
         raise InputError(path, f"unreadable or truncated DICOM file ({type(err).__name__}: {err})") from None
     if "PixelData" not in ds:
         raise InputError(path, "DICOM file has no pixel data (not an image slice)")
@@ -184,7 +184,8 @@ def _order(slices: list[_Slice]) -> tuple[list[_Slice], np.ndarray, np.ndarray]:
 def _pixels(s: _Slice, values: str) -> np.ndarray:
     try:
         px = s.ds.pixel_array
-    except Exception as err:
+    # pydicom / its pixel handlers on missing or damaged pixel data, or an unsupported transfer syntax
+    except (OSError, ValueError, RuntimeError, NotImplementedError, AttributeError, KeyError) as err:
         raise InputError(s.path, f"cannot decode pixel data ({type(err).__name__}: {err})") from None
     if px.shape != (s.rows, s.cols):
         raise InputError(s.path, f"pixel data of shape {px.shape} does not match Rows x Columns {s.rows}x{s.cols}")

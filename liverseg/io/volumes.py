@@ -198,7 +198,9 @@ def read_nifti(path, kind: str = "image") -> Volume:
         img = nib.load(str(path))
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    except Exception as err:  # nibabel raises many types for garbage input
+    # what nibabel raises for a file that is not valid NIfTI (bad header, short file, bad gzip)
+    except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError, OSError, EOFError,
+            zlib.error, ValueError) as err:
         raise InputError(path, f"not a readable NIfTI file ({_reason(err)})") from None
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise InputError(path, f"not a NIfTI file (nibabel reads it as {type(img).__name__})")

@@ -106,8 +106,9 @@ def stage_rows(cache: SliceCache, split: dict, part: str, cfg: DataConfig, seed:
     return select_slices(manifest, split[part], cfg, seed)
 
 
-def stage_datasets(cache: SliceCache, split: dict, stage, seed: int):
-    """(train, val, steps_per_epoch) of a `Stage` on the backend's input pipeline."""
+def stage_datasets(cache: SliceCache, split: dict, stage, seed: int, workers: int = 1):
+    """(train, val, steps_per_epoch) of a `Stage` on the backend's input pipeline (`workers`: processes
+    of a multi-worker strategy)."""
     from liverseg.data.datasets import Source, build_dataset
 
     weights = stage.weights or (1.0,) * len(stage.sources)
@@ -118,7 +119,7 @@ def stage_datasets(cache: SliceCache, split: dict, stage, seed: int):
     # a PyDataset batch i of epoch e stays the same batch (Keras would otherwise carry the iterator on)
     train, steps = build_dataset(cache, sides["train"], augment=stage.augment, training=True, seed=seed,
                                  steps=stage.train.steps_per_epoch or None)
-    val, _ = build_dataset(cache, sides["val"], augment=None, training=False, seed=seed)
+    val, _ = build_dataset(cache, sides["val"], augment=None, training=False, seed=seed, workers=workers)
     return train, val, steps
 
 

@@ -53,13 +53,14 @@ def choose_run_dir(spec, cfg, run_dir: Path | None) -> Path:
 
 
 def train_stage(cache, split: dict, stage, cfg, run_dir: Path) -> None:
+    from liverseg.train.distribution import worker_count
     from liverseg.train.fit import fit, set_seed
 
     if (run_dir / stage.name / "done.json").is_file():
         print(f"skipping {stage.name}: already done", flush=True)
         return
     set_seed(cfg.seed)  # before the datasets: input pipelines derive unseeded op seeds from it
-    train, val, steps = run_data.stage_datasets(cache, split, stage, cfg.seed)
+    train, val, steps = run_data.stage_datasets(cache, split, stage, cfg.seed, workers=worker_count())
     fit(stage.build_model, train, val, stage=stage.name, run_dir=run_dir, train=stage.train, loss=stage.loss(),
         metrics=stage.metrics(), seed=cfg.seed, steps_per_epoch=steps)
 

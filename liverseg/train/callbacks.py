@@ -23,6 +23,7 @@ from liverseg.config import TrainConfig
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_replace, atomic_write_json, fsync_file, read_json
 from liverseg.train.devices import backend
+from liverseg.train.distribution import portable_batchnorm
 from liverseg.train.schedules import make_learning_rate, schedule_callbacks
 
 BACKUP_STATE = "state.json"
@@ -69,7 +70,8 @@ class AtomicModelCheckpoint(keras.callbacks.ModelCheckpoint):
             return
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        self.model.save(tmp, overwrite=True)
+        with portable_batchnorm(self.model):
+            self.model.save(tmp, overwrite=True)
         atomic_replace(tmp, path)
 
 

@@ -122,6 +122,47 @@ def get_strategy():
     return _STRATEGY
 
 
+def worker_count() -> int:
+    """Processes of the multi-worker cluster in `TF_CONFIG` (chief and workers); 1 without one."""
+    config = _tf_config()
+    if config is None:
+        return 1
+    return sum(len(config["cluster"].get(kind, ())) for kind in ("chief", "worker"))
+
+
+def _batchnorm_layers(model) -> list:
+    import keras
+
+    return [layer for layer in model._flatten_layers(include_self=False, recursive=True)
+            if isinstance(layer, keras.layers.BatchNormalization)]
+
+
+def synchronize_batchnorm(model) -> int:
+    """Multi-worker training: BatchNormalization computes its batch moments over every worker's batch
+    (TensorFlow's synchronized BN), so the moving statistics, like the weights, stay identical on all
+    workers. Returns the number of layers switched; nothing happens with a single worker."""
+    if worker_count() < 2:
+        return 0
+    layers = _batchnorm_layers(model)
+    for layer in layers:
+        layer.synchronized = True
+    return len(layers)
+
+
+@contextlib.contextmanager
+def portable_batchnorm(model):
+    """Save a model as if its BatchNormalization were not synchronized: the flag only changes how
+    training computes moments, and a `.keras` file that carries it cannot load on JAX or PyTorch."""
+    layers = [layer for layer in _batchnorm_layers(model) if layer.synchronized]
+    for layer in layers:
+        layer.synchronized = False
+    try:
+        yield model
+    finally:
+        for layer in layers:
+            layer.synchronized = True
+
+
 def is_chief() -> bool:
     """Whether this process writes the run directory: True without `TF_CONFIG`; with it, the task
     of type "chief", or worker 0 when the cluster has no chief."""
@@ -171,5 +212,6 @@ def weights_sha256(model) -> str:
 
 
 __all__ = [
-    "NoStrategy", "get_strategy", "is_chief", "worker_run_dir", "chief_run_dir", "weights_sha256",
+    "NoStrategy", "get_strategy", "is_chief", "worker_count", "worker_run_dir", "chief_run_dir", "weights_sha256",
+    "synchronize_batchnorm", "portable_batchnorm",
 ]

@@ -42,7 +42,7 @@ from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_write_text
 from liverseg.train.callbacks import stage_callbacks, tensorboard_available
 from liverseg.train.distribution import (
-    chief_run_dir, get_strategy, is_chief, weights_sha256, worker_run_dir,
+    chief_run_dir, get_strategy, synchronize_batchnorm, is_chief, weights_sha256, worker_run_dir,
 )
 from liverseg.train.optimizers import make_optimizer
 from liverseg.train.precision import PRECISIONS, resolve_precision
@@ -91,6 +91,7 @@ def _compiled_model(build_model, strategy, train: TrainConfig, loss, metrics, se
     keras.mixed_precision.set_global_policy(resolve_precision(train.precision))
     with strategy.scope():
         model = build_model()
+        synchronize_batchnorm(model)
         model.compile(optimizer=make_optimizer(train, sched_steps), loss=loss, metrics=list(metrics))
     return model
 
@@ -134,6 +135,9 @@ def fit(build_model: Callable[[], keras.Model], train_ds, val_ds, *, stage: str,
     strategy = get_strategy()  # the process' one strategy; created here only if nobody did before
     paths.dir.mkdir(parents=True, exist_ok=True)
     state = resume_state(paths, source)
+    if state and hasattr(train_ds, "epoch"):
+        # a PyDataset whose batches depend on (seed, epoch): a resumed run continues the same sequence
+        train_ds.epoch = int(state["epoch"])
     steps = steps_per_epoch or train.steps_per_epoch or None
     val_steps = validation_steps or train.validation_steps or None
 
