@@ -38,7 +38,21 @@ def test_fine_has_7x7_stem_three_poolings_and_fusion(paper_models):
     assert len(encoder_pools) == 3
     fusions = [layer for layer in fine.layers if "fuse" in layer.name and isinstance(layer, keras.layers.Concatenate)]
     assert len(fusions) == 4  # one multi-scale fusion per scale
-    assert fine.layers[-1].dtype_policy.compute_dtype == "float32"
+
+
+def test_outputs_stay_float32_under_mixed_precision():
+    """Losses must see float32 probabilities when the network computes in float16."""
+    before = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        models = build_models(get_config("smoke"))
+    finally:
+        keras.mixed_precision.set_global_policy(before)
+    for name, model in models.items():
+        inner = [layer for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
+        assert inner[0].compute_dtype == "float16", name
+        x = np.zeros((1, *model.input_shape[1:]), np.float32)
+        assert keras.ops.convert_to_numpy(model(x, training=False)).dtype == np.float32, name
 
 
 def test_smoke_models_round_trip_through_keras_files(tmp_path):

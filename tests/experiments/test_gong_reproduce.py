@@ -47,7 +47,7 @@ def test_smoke_run_writes_a_complete_run_directory(gong_smoke_run):
     rows = [line for line in report.splitlines() if line.startswith("|")]
     assert any("Gong et al.: U-Net with multi-scale feature fusion" in r and "0.665" in r for r in rows)
     assert any("section 3" in r and "0.120" in r for r in rows)  # the paper's +12% ablation, as a number
-    assert any(r.startswith("| liverseg, profile smoke") for r in rows)
+    assert any(r.startswith("| ours | liverseg, profile smoke") for r in rows)
     assert not set(split["train"]) & set(split["test"]) and not set(split["val"]) & set(split["test"])
 
 
