@@ -20,7 +20,8 @@ from data_prep.lits import discover_lits, discover_msd
 from liverseg.data.cache import SliceCache
 from liverseg.errors import InputError, OptionError
 from liverseg.data.preprocess import recipe_hash
-from liverseg.io.volumes import LeakageWarning
+from liverseg.cli.main import main as cli_main
+from liverseg.io.leakage import LeakageWarning
 
 REPO = Path(__file__).resolve().parents[1]
 SIZE, DEPTH = 64, 8  # the gong smoke recipe resizes to 64 x 64, so slices keep their pixels
@@ -60,7 +61,7 @@ def make_lits(folder: Path, n: int = 2, flip_last=False) -> Path:
 
 
 def run_main(capsys, *argv) -> tuple[int, str, str]:
-    code = prep.main(list(argv))
+    code = cli_main(["prep", *argv])
     out, err = capsys.readouterr()
     return code, out, err
 
@@ -275,6 +276,42 @@ def test_foreign_output_folder_is_refused_and_kept(tmp_path):
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
 
 
+def test_a_bug_in_a_reader_is_not_reported_as_bad_input(tmp_path, monkeypatch):
+    """Only the readers' own LiversegError means bad input; any other exception is a bug and propagates as is."""
+    import liverseg.io.volumes
+
+    src = make_lits(tmp_path / "src", n=2)
+
+    def broken_reader(*args, **kwargs):
+        return 1 / 0
+
+    monkeypatch.setattr(liverseg.io.volumes, "read_case", broken_reader)
+    with pytest.raises(ZeroDivisionError):
+        prep.prepare("lits", src, tmp_path / "new" / "cache", "gong", profile="smoke", quiet=True)
+    assert not (tmp_path / "new").exists()
+
+
+LEFTOVERS = (".recipe.json.k2j4h_x9.tmp.json", ".manifest.csv.a1b2c3d4.tmp.csv")  # killed atomic writes
+
+
+def test_leftovers_of_a_killed_write_are_not_foreign_and_go_on_rebuild(tmp_path, capsys):
+    src = make_lits(tmp_path / "src", n=1)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    (fresh / LEFTOVERS[0]).write_text("{")
+    prep.prepare("lits", src, fresh, "gong", profile="smoke", quiet=True)
+    assert SliceCache(fresh).case_ids == ["lits-0"] and not (fresh / LEFTOVERS[0]).exists()
+
+    out = prep.prepare("lits", src, tmp_path / "cache", "gong", profile="smoke", quiet=True)
+    for name in LEFTOVERS:
+        (out / name).write_text("partial")
+    prep.prepare("lits", src, out, "gong", profile="smoke")
+    assert "cache up to date" in capsys.readouterr().out
+    prep.prepare("lits", src, out, "gong", profile="cpu", overwrite=True, quiet=True)
+    assert SliceCache(out).recipe["profile"] == "cpu"
+    assert not [p.name for p in out.iterdir() if p.name.startswith(".")]
+
+
 def test_lits_discovery_natural_order_subfolders_and_hidden_files(tmp_path):
     root = tmp_path / "lits"
     for batch, nums in (("Training Batch 1", (0, 2)), ("Training Batch 2", (10,))):
@@ -333,7 +370,7 @@ def test_console_script_reports_one_line(tmp_path):
     src = make_lits(tmp_path / "src", n=1)
     (src / "segmentation-0.nii.gz").unlink()
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    proc = subprocess.run([sys.executable, "-m", "liverseg.data.cache_builder", "--dataset", "lits", "--input", str(src),
+    proc = subprocess.run([sys.executable, "-m", "liverseg.cli.main", "prep", "--dataset", "lits", "--input", str(src),
                            "--output", str(tmp_path / "out"), "--paper", "gong", "--profile", "smoke"],
                           capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
     assert proc.returncode == 2

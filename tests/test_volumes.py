@@ -10,9 +10,8 @@ import numpy as np
 import pytest
 
 from liverseg.errors import InputError
-from liverseg.io.volumes import (
-    LeakageWarning, Volume, check_leakage, content_hash, read_case, read_volume, write_label_volume,
-)
+from liverseg.io.leakage import LeakageWarning, check_leakage, content_hash
+from liverseg.io.volumes import Volume, read_case, read_volume, write_label_volume
 
 SHAPE = (6, 5, 4)
 SPACING = (0.7, 0.8, 2.5)

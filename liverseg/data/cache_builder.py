@@ -1,11 +1,12 @@
 """`liverseg prep`: source CT files -> a paper's preprocessing recipe -> slice cache on disk.
 
-    python -m liverseg.data.cache_builder --dataset lits --input LITS_DIR --output cache/gong --paper gong
-    liverseg prep --dataset ircadb --input 3Dircadb1 --output cache/li --paper li_dalunet --jobs 4
+    liverseg prep --dataset lits --input LITS_DIR --output cache/gong --paper gong
+    python -m liverseg.cli.main prep --dataset ircadb --input 3Dircadb1 --output cache/li --paper li_dalunet --jobs 4
 
-Steps: options and discovery are checked first (cheap, before anything is written); NIfTI headers
-of every case are checked (3D, image and label shapes and voxel sizes agree); then each case is
-read through `liverseg.io.volumes` (full validation), preprocessed with
+The command line is `liverseg.cli.prep`. Steps: options and discovery are checked first (cheap,
+before anything is written); NIfTI headers of every case are checked (3D, image and label shapes
+and voxel sizes agree; both in `data_prep.sources`); then each case is read through
+`liverseg.io.volumes` (full validation), preprocessed with
 `experiments.<paper>.config.get_config(profile).preprocess` and written with
 `liverseg.data.cache.write_case`; `manifest.csv` and `recipe.json` come last.
 
@@ -14,7 +15,8 @@ All of a run's cases are written into a hidden staging folder inside --output an
 nothing behind: the staging folder is removed, and --output too when this run created it.
 Files this run did not create are never deleted, except the previous cache's `cases/`,
 `manifest.csv` and `recipe.json` when `overwrite=True` (replaced only after the new cache is
-complete). A complete cache with the same recipe hash and the same cases is left as it is.
+complete), and the hidden temporary files (`ATOMIC_LEFTOVER`) that a killed write of
+`manifest.csv` or `recipe.json` left, once a new cache is complete. A complete cache with the same recipe hash and the same cases is left as it is.
 
 Meta of each case (`cases/<id>/meta.json`): `spacing` is the canonical (x, y, z) voxel size of
 the source volume in mm (what volume metrics use); `cache_spacing` the in-plane pixel size of
@@ -22,17 +24,16 @@ the resized cached slices.
 """
 from __future__ import annotations
 
-import argparse
 import concurrent.futures as cf
 import json
 import multiprocessing
+import re
 import shutil
 import sys
 import tempfile
 import warnings
 from pathlib import Path
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 from tqdm import tqdm
@@ -41,13 +42,14 @@ import liverseg.data.preprocess as pp
 from liverseg.config import PreprocessConfig, from_dict, to_dict
 from liverseg.data.cache import case_dir, slice_rows, write_case, write_manifest
 from liverseg.errors import InputError, LiversegError, OptionError
-from data_prep.ircadb import discover_ircadb
-from data_prep.lits import CaseSource, discover_lits, discover_msd
+from data_prep.lits import CaseSource
+from data_prep.sources import DATASETS, check_headers, discover
 
-DATASETS = ("lits", "msd", "ircadb", "phantom")
-PROFILES = ("paper", "cpu", "smoke")
 CACHE_NAMES = ("cases", "manifest.csv", "recipe.json")
 STAGING_PREFIX = ".prep-"
+# what a killed `liverseg.io.atomic.atomic_path` write of manifest.csv or recipe.json leaves behind,
+# e.g. `.recipe.json.k2j4h_x9.tmp.json`: ignored when judging a folder, removed when the cache is rebuilt
+ATOMIC_LEFTOVER = re.compile(r"^\.(manifest\.csv|recipe\.json)\.[^.]+\.tmp\.(csv|json)$")
 
 
 def known_papers() -> list[str]:
@@ -68,69 +70,15 @@ def load_recipe(paper: str, profile: str) -> PreprocessConfig:
     return recipe
 
 
-def discover(dataset: str, input_dir) -> list[CaseSource]:
-    """Cases of a dataset folder (InputError on an empty or inconsistent folder)."""
-    if dataset == "lits":
-        return discover_lits(input_dir, "lits")
-    if dataset == "phantom":
-        return discover_lits(input_dir, "phantom")
-    if dataset == "msd":
-        return discover_msd(input_dir)
-    if dataset == "ircadb":
-        return discover_ircadb(input_dir)
-    raise OptionError(f"unknown dataset {dataset!r}; choose one of {', '.join(DATASETS)}")
-
-
-def _header_shape(path: Path) -> tuple[tuple[int, ...], tuple[float, ...]]:
-    try:
-        img = nib.load(str(path))
-    except Exception as err:  # nibabel raises many types for garbage input
-        raise InputError(path, f"not a readable NIfTI file ({type(err).__name__}: {err})") from None
-    if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
-        raise InputError(path, f"not a NIfTI file (nibabel reads it as {type(img).__name__})")
-    shape = tuple(int(n) for n in img.shape)
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-    if len(shape) != 3:
-        raise InputError(path, f"is {len(img.shape)}D with shape {tuple(img.shape)}; expected a 3D volume")
-    return shape, tuple(float(z) for z in img.header.get_zooms()[:3])
-
-
-def _mm(values) -> str:
-    return "(" + ", ".join(f"{v:.4g}" for v in values) + ") mm"
-
-
-def check_headers(sources: list[CaseSource]) -> None:
-    """Cheap pre-check of NIfTI headers: readable, 3D, image and label on the same grid."""
-    from liverseg.io.volumes import SPACING_RTOL
-
-    for src in sources:
-        if src.reader != "nifti":
-            continue
-        ishape, izoom = _header_shape(src.image)
-        lshape, lzoom = _header_shape(src.label)
-        if ishape != lshape:
-            raise InputError(src.label, f"shape mismatch: label shape {lshape} differs from image {src.image} "
-                                        f"shape {ishape}")
-        zi, zl = np.asarray(izoom), np.asarray(lzoom)
-        if np.any(np.abs(zi - zl) > SPACING_RTOL * np.maximum(zi, zl)):
-            raise InputError(src.label, f"spacing mismatch: label voxel size {_mm(lzoom)} differs from "
-                                        f"image {src.image} voxel size {_mm(izoom)}")
-
-
 def process_case(src: CaseSource, recipe: dict, rhash: str, staging: str, dataset: str) -> dict:
     """Read, validate, preprocess and write one case into `staging`; returns its rows and hash."""
     from liverseg.io.ircadb import read_ircadb_case
-    from liverseg.io.volumes import content_hash, read_case
+    from liverseg.io.leakage import content_hash
+    from liverseg.io.volumes import read_case
 
     cfg = from_dict(PreprocessConfig, recipe)
-    try:
-        case = read_ircadb_case(src.image) if src.reader == "ircadb" else read_case(src.image, src.label,
-                                                                                    src.case_id)
-    except LiversegError:
-        raise
-    except Exception as err:  # a reader failure the validation did not anticipate
-        raise InputError(src.image, f"cannot read this case ({type(err).__name__}: {err})") from None
+    # the readers validate: bad input is a LiversegError; anything else is a bug and propagates as is
+    case = read_ircadb_case(src.image) if src.reader == "ircadb" else read_case(src.image, src.label, src.case_id)
     image, label = case.image, case.label
     slices = pp.preprocess_slices(image.array, cfg)
     labels = pp.label_slices(label.array, cfg.size)
@@ -195,7 +143,8 @@ def _cache_state(output: Path) -> str:
         return "absent"
     if not output.is_dir():
         raise InputError(output, "output exists and is not a folder")
-    entries = [p.name for p in output.iterdir() if not p.name.startswith(STAGING_PREFIX)]
+    entries = [p.name for p in output.iterdir()
+               if not p.name.startswith(STAGING_PREFIX) and not ATOMIC_LEFTOVER.match(p.name)]
     if not entries:
         return "empty"
     if not any(name in CACHE_NAMES for name in entries):
@@ -229,7 +178,7 @@ def _first_missing_ancestor(path: Path) -> Path | None:
 
 def _dedupe_patients(results: list[dict]) -> None:
     """Same content hash in two cases: warn and give both one patient id (so splits keep them together)."""
-    from liverseg.io.volumes import LeakageWarning
+    from liverseg.io.leakage import LeakageWarning
 
     first: dict[str, dict] = {}
     for res in results:
@@ -263,6 +212,9 @@ def _commit(staging: Path, output: Path, results: list[dict], recipe: dict, over
         for target in moved:
             shutil.rmtree(target, ignore_errors=True)
         raise
+    for leftover in output.iterdir():  # temporary files of an earlier, killed write of this cache
+        if ATOMIC_LEFTOVER.match(leftover.name) and leftover.is_file():
+            leftover.unlink(missing_ok=True)
 
 
 def prepare(dataset: str, input_dir, output_dir, paper: str, profile: str = "paper", cases: int | None = None,
@@ -320,36 +272,3 @@ def prepare(dataset: str, input_dir, output_dir, paper: str, profile: str = "pap
         print(f"prepared {len(results)} cases ({recipe['num_slices']} slices, recipe {rhash}) in {output}")
     return output
 
-
-def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--dataset", required=True, metavar="{" + ",".join(DATASETS) + "}",
-                        help="source layout: LiTS / phantom (volume-N + segmentation-N), msd (Task03_Liver), "
-                             "ircadb (3D-IRCADb patient folders)")
-    parser.add_argument("--input", required=True, type=Path, help="folder with the source data")
-    parser.add_argument("--output", required=True, type=Path, help="slice cache folder to write")
-    parser.add_argument("--paper", required=True, help="paper whose recipe to apply (experiments/<paper>)")
-    parser.add_argument("--profile", default="paper", metavar="{" + ",".join(PROFILES) + "}",
-                        help="config profile (default: paper)")
-    parser.add_argument("--cases", type=int, default=None, help="use only the first N cases")
-    parser.add_argument("--jobs", type=int, default=1, help="cases processed in parallel (default 1)")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="rebuild the cache in --output even if it was made with another recipe or other cases")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar or summary")
-    return parser
-
-
-def run_args(args: argparse.Namespace) -> int:
-    prepare(args.dataset, args.input, args.output, args.paper, profile=args.profile, cases=args.cases,
-            jobs=args.jobs, quiet=args.quiet, overwrite=args.overwrite)
-    return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command line entry; every LiversegError ends as one line on stderr and exit status 2."""
-    from liverseg.cli.entry import run_command
-
-    return run_command("liverseg prep", add_arguments, run_args, argv, __doc__.split("\n\n")[0])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from liverseg.evaluation.volume_metrics import aggregate, evaluate_case
-from liverseg.io.atomic import atomic_path
+from liverseg.io.atomic import atomic_path, json_default
 from liverseg.errors import InputError, OptionError
 from liverseg.io.naming import index_by_case_number
 from liverseg.evaluation.surface import SURFACE_DEFINITIONS
@@ -55,21 +55,13 @@ def _same_geometry(pred, truth, pred_path, truth_path) -> None:
         )
 
 
-def _json_value(value):
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value)
-    return value
-
-
 def _write_outputs(out_dir: Path, frame, summary: dict) -> None:
     """Write per_case.csv and summary.json together: both appear, or neither (and no new folder)."""
     created = not out_dir.exists()
     try:
         with atomic_path(out_dir / "per_case.csv") as csv_tmp, atomic_path(out_dir / "summary.json") as json_tmp:
             frame.to_csv(csv_tmp, index=False, lineterminator="\n")
-            json_tmp.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+            json_tmp.write_text(json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8")
     except BaseException:
         if created:
             try:
@@ -116,7 +108,8 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
         _same_geometry(pred, truth, pred_path, truth_path)
         rows.append({"case": number, **evaluate_case(pred.array, truth.array, truth.spacing, assd=assd)})
     frame = pd.DataFrame(rows)
-    summary = {k: _json_value(v) for k, v in aggregate(frame).items()}
+    # plain Python numbers (NaN and inf stay floats), so the printed table and the caller see what the JSON holds
+    summary = {k: json_default(v) if isinstance(v, np.generic) else v for k, v in aggregate(frame).items()}
     summary["assd_definition"] = assd
     summary["cases"] = [int(n) for n in frame["case"]]
     _write_outputs(Path(out_dir), frame, summary)

@@ -12,6 +12,7 @@ from liverseg.evaluation.lesions import lesion_detection, tumour_burden
 from liverseg.evaluation.surface import SURFACE_DEFINITIONS, surface_distances, union_box
 
 VOLUME_METRICS = ("dice", "jaccard", "voe", "rvd", "assd", "rmsd", "msd", "hd95")
+DISTANCE_METRICS = VOLUME_METRICS[4:]
 COUNT_KEYS = ("pred_voxels", "truth_voxels", "intersection_voxels")
 STRUCTURES = ("liver", "tumour")
 DETECTION_LEVELS = ("50", "any")
@@ -65,39 +66,55 @@ def volume_metrics(pred, truth, spacing, assd: str = "lits") -> dict:
     Everything is computed inside the bounding box of P∪G (one-voxel margin), so the cost
     follows the size of the objects, not of the volume.
     """
+    pred, truth = _binary_pair(pred, truth, assd)
+    box = union_box(pred, truth, margin=1)
+    if box is None:
+        return {**_empty_metrics(0, 0), **dict.fromkeys(COUNT_KEYS, 0)}
+    p, g = pred[box], truth[box]
+    counts = dict(zip(COUNT_KEYS, (int(np.count_nonzero(m)) for m in (p, g, p & g))))
+    if counts["pred_voxels"] == 0 or counts["truth_voxels"] == 0:
+        return {**_empty_metrics(counts["pred_voxels"], counts["truth_voxels"]), **counts}
+    return {**_overlap_metrics(**counts), **_distance_metrics(p, g, spacing, assd), **counts}
+
+
+def _binary_pair(pred, truth, assd: str) -> tuple[np.ndarray, np.ndarray]:
+    """Both masks as bool arrays of one shape (OptionError for an unknown `assd` definition)."""
     if assd not in SURFACE_DEFINITIONS:
         raise OptionError(f"unknown ASSD definition {assd!r}; choose one of {', '.join(SURFACE_DEFINITIONS)}")
     pred = np.asarray(pred).astype(bool, copy=False)
     truth = np.asarray(truth).astype(bool, copy=False)
     if pred.shape != truth.shape:
         raise ValueError(f"pred shape {pred.shape} differs from truth shape {truth.shape}")
-    box = union_box(pred, truth, margin=1)
-    if box is None:
+    return pred, truth
+
+
+def _empty_metrics(n_p: int, n_g: int) -> dict:
+    """Overlap and distance metrics (no counts) by the LiTS conventions when P or G (or both) is empty;
+    see `volume_metrics`."""
+    if n_p == 0 and n_g == 0:
         out = dict(dice=1.0, jaccard=1.0, voe=0.0, rvd=math.nan)
-        out.update({name: math.nan for name in ("assd", "rmsd", "msd", "hd95")})
-        out.update(pred_voxels=0, truth_voxels=0, intersection_voxels=0)
+        out.update({name: math.nan for name in DISTANCE_METRICS})
         return out
-    p, g = pred[box], truth[box]
-    n_p, n_g = int(np.count_nonzero(p)), int(np.count_nonzero(g))
-    n_i = int(np.count_nonzero(p & g))
-    counts = dict(pred_voxels=n_p, truth_voxels=n_g, intersection_voxels=n_i)
-    if n_p == 0 or n_g == 0:
-        out = dict(dice=0.0, jaccard=0.0, voe=1.0, rvd=-1.0 if n_p == 0 else math.inf)
-        out.update({name: math.inf for name in ("assd", "rmsd", "msd", "hd95")})
-        return {**out, **counts}
+    out = dict(dice=0.0, jaccard=0.0, voe=1.0, rvd=-1.0 if n_p == 0 else math.inf)
+    out.update({name: math.inf for name in DISTANCE_METRICS})
+    return out
+
+
+def _overlap_metrics(pred_voxels: int, truth_voxels: int, intersection_voxels: int) -> dict:
+    n_p, n_g, n_i = pred_voxels, truth_voxels, intersection_voxels
     jaccard = n_i / (n_p + n_g - n_i)
+    return dict(dice=2.0 * n_i / (n_p + n_g), jaccard=jaccard, voe=1.0 - jaccard, rvd=(n_p - n_g) / n_g)
+
+
+def _distance_metrics(p: np.ndarray, g: np.ndarray, spacing, assd: str) -> dict:
+    """ASSD, RMSD, MSD and HD95 of two non-empty masks, pooled over both surfaces."""
     d_p, d_g = surface_distances(p, g, spacing, definition=assd)
     d = np.concatenate([d_p, d_g])
     return dict(
-        dice=2.0 * n_i / (n_p + n_g),
-        jaccard=jaccard,
-        voe=1.0 - jaccard,
-        rvd=(n_p - n_g) / n_g,
         assd=float(d.mean()),
         rmsd=float(np.sqrt(np.mean(d * d))),
         msd=float(d.max()),
         hd95=float(np.percentile(d, 95)),
-        **counts,
     )
 
 

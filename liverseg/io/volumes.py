@@ -17,14 +17,10 @@ Validation (each failure raises `liverseg.errors.InputError` naming the file and
   `SPACING_RTOL`) or affines (direction/zoom part: `AFFINE_LINEAR_ATOL` mm per voxel step;
   origin: `AFFINE_ORIGIN_ATOL_MM`).
 
-`check_leakage` compares volumes of different splits by `content_hash` (canonical array
-rounded to int16, plus its shape), so a copy stored flipped, permuted, renamed or with another
-dtype is still recognised.
+The leakage guard (`content_hash`, `check_leakage`) is in `liverseg.io.leakage`.
 """
 from __future__ import annotations
 
-import hashlib
-import warnings
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,14 +37,9 @@ SPACING_RTOL = 1e-3  # relative difference allowed between image and label spaci
 AFFINE_LINEAR_ATOL = 1e-3  # mm, per entry of the 3x3 direction * zoom part of the affine
 AFFINE_ORIGIN_ATOL_MM = 1e-2  # mm, on the affine translation (world position of voxel 0)
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
-
-
-class LeakageWarning(UserWarning):
-    """The same CT content appears in two splits (train / validation / test)."""
-
-
-# Leakage must never pass silently: show every occurrence, not only the first per location.
-warnings.filterwarnings("always", category=LeakageWarning)
+# what nibabel raises when loading a file that is not valid NIfTI (bad header, short file, bad gzip)
+NIFTI_LOAD_ERRORS = (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError, OSError, EOFError,
+                     zlib.error, ValueError)
 
 
 @dataclass(frozen=True, eq=False)
@@ -198,9 +189,7 @@ def read_nifti(path, kind: str = "image") -> Volume:
         img = nib.load(str(path))
     except FileNotFoundError:
         raise InputError(path, "file not found") from None
-    # what nibabel raises for a file that is not valid NIfTI (bad header, short file, bad gzip)
-    except (nib.filebasedimages.ImageFileError, nib.spatialimages.HeaderDataError, OSError, EOFError,
-            zlib.error, ValueError) as err:
+    except NIFTI_LOAD_ERRORS as err:
         raise InputError(path, f"not a readable NIfTI file ({_reason(err)})") from None
     if not isinstance(img, (nib.Nifti1Image, nib.Nifti2Image)):
         raise InputError(path, f"not a NIfTI file (nibabel reads it as {type(img).__name__})")
@@ -249,7 +238,7 @@ def check_same_grid(image: Volume, label: Volume) -> None:
     if np.any(np.abs(si - sl) > SPACING_RTOL * np.maximum(si, sl)):
         raise InputError(
             label.source,
-            f"spacing mismatch: label spacing {_mm(sl)} differs from image {image.source} spacing {_mm(si)}",
+            f"spacing mismatch: label spacing {format_mm(sl)} differs from image {image.source} spacing {format_mm(si)}",
         )
     lin = np.abs(image.affine[:3, :3] - label.affine[:3, :3]).max()
     org = np.abs(image.affine[:3, 3] - label.affine[:3, 3]).max()
@@ -257,11 +246,12 @@ def check_same_grid(image: Volume, label: Volume) -> None:
         raise InputError(
             label.source,
             f"affine mismatch with image {image.source} (orientation differs by {lin:.4g}, origin by "
-            f"{org:.4g} mm): label origin {_mm(label.affine[:3, 3])}, image origin {_mm(image.affine[:3, 3])}",
+            f"{org:.4g} mm): label origin {format_mm(label.affine[:3, 3])}, image origin {format_mm(image.affine[:3, 3])}",
         )
 
 
-def _mm(values) -> str:
+def format_mm(values) -> str:
+    """"(a, b, c) mm" with 4 significant digits, for error messages about voxel sizes and positions."""
     return "(" + ", ".join(f"{float(v):.4g}" for v in values) + ") mm"
 
 
@@ -307,48 +297,3 @@ def write_label_volume(labels: np.ndarray, affine: np.ndarray, path) -> None:
     with atomic_path(path) as tmp:
         img.to_filename(tmp)
 
-
-def content_hash(volume: Volume) -> str:
-    """SHA-256 of the canonical array rounded to int16 (HU) plus its shape.
-
-    Independent of how the file stored the data (orientation, axis order, dtype, scaling) and
-    of the memory order of `array`, so a re-oriented or re-encoded copy of a scan hashes the same.
-    Hashed one axial slice at a time (each slice in Fortran order) to avoid full-size temporaries.
-    """
-    arr = np.asarray(volume.array)
-    lo, hi = np.iinfo(np.int16).min, np.iinfo(np.int16).max
-    digest = hashlib.sha256()
-    digest.update(repr(tuple(int(n) for n in arr.shape)).encode())
-    for k in range(arr.shape[2]):
-        plane = arr[:, :, k]
-        if plane.dtype.kind == "f":
-            plane = np.clip(np.rint(plane), lo, hi)
-        digest.update(plane.astype("<i2").tobytes(order="F"))
-    return digest.hexdigest()
-
-
-def check_leakage(splits: dict[str, list[Volume]]) -> list[tuple[str, str, str]]:
-    """Find volumes whose content appears in two different splits.
-
-    `splits` maps a split name to its image volumes (a `Case` is accepted and its image used).
-    Returns one (f"{split_a}:{source_a}", f"{split_b}:{source_b}", content_hash) per pair, and
-    emits one `LeakageWarning` per pair naming both files.
-    """
-    seen: dict[str, list[tuple[str, str]]] = {}
-    pairs: list[tuple[str, str, str]] = []
-    for split, volumes in splits.items():
-        for vol in volumes:
-            vol = vol.image if isinstance(vol, Case) else vol
-            digest = content_hash(vol)
-            for other_split, other_source in seen.get(digest, []):
-                if other_split != split:
-                    pairs.append((f"{other_split}:{other_source}", f"{split}:{vol.source}", digest))
-            seen.setdefault(digest, []).append((split, vol.source))
-    for a, b, digest in pairs:
-        warnings.warn(
-            f"DATA LEAKAGE: {a} and {b} hold the same CT content (hash {digest[:12]}); "
-            "a scan must not appear in two splits",
-            LeakageWarning,
-            stacklevel=2,
-        )
-    return pairs
