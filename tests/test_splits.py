@@ -89,3 +89,19 @@ def test_two_cases_fall_back_to_contiguous_slice_blocks():
                                                       for b in (val, test)]))
     again = split_slices_within(m, 0.2, 0.1, seed=2, gap=2)
     pd.testing.assert_frame_equal(again.val, split.val)
+
+
+def test_interleaved_validation_blocks_cover_the_whole_case():
+    from liverseg.data.splits import split_slices_within
+
+    rows = []
+    for k in range(80):
+        rows.append(dict(case_id="c1", patient_id="p1", slice_index=k, liver_pixels=int(20 <= k < 60),
+                         tumour_pixels=0))
+    manifest = pd.DataFrame(rows)
+    split = split_slices_within(manifest, 0.2, 0.0, seed=0, gap=1, interleave=8)
+    held = sorted(split.val.slice_index)
+    assert held == [k for k in range(80) if (k // 8) % 5 == 4]  # blocks 4 and 9: liver and no liver
+    train = set(split.train.slice_index)
+    assert not train & set(held) and 31 not in train and 40 not in train  # the gap either side
+    assert "every 5th block of 8 slices" in split.note

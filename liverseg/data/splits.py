@@ -136,16 +136,33 @@ def _block(rows: pd.DataFrame, fraction: float, used: np.ndarray, rng: np.random
     return mask
 
 
+def _interleaved(rows: pd.DataFrame, fraction: float, block: int, gap: int) -> tuple[np.ndarray, np.ndarray]:
+    """(held out, used) masks: every round(1 / fraction)-th block of `block` slices through the whole case,
+    and those blocks widened by `gap` slices each side."""
+    period = max(2, round(1.0 / fraction))
+    index = np.arange(len(rows))
+    held = (index // block) % period == period - 1
+    used = held.copy()
+    for i in np.flatnonzero(held):
+        used[max(0, i - gap):i + gap + 1] = True
+    return held, used
+
+
 def split_slices_within(manifest: pd.DataFrame, val_fraction: float, test_fraction: float, seed: int,
                         stratify: Mapping[str, Hashable] | None = None, gap: int = 0,
-                        min_patients: int | None = None) -> SliceSplit:
+                        min_patients: int | None = None, interleave: int = 0) -> SliceSplit:
     """Split manifest rows by patient when there are enough patients, else by slice blocks per case.
 
     Patient mode is used when the manifest has at least `min_patients` patients (default:
     `patients_needed(...)`). Otherwise each case (ordered by `slice_index`) gives a val block of
     about `val_fraction` of its liver slices and a test block of `test_fraction`, at seeded random
     positions; `gap` slices either side of each held-out block are dropped from train.
+    `interleave` = n > 0 (validation only, `test_fraction` 0): instead of one block in the liver,
+    every round(1 / val_fraction)-th block of n slices through the whole case is held out, so that
+    validation sees liver and liver-free slices from the whole volume, as whole-volume inference does.
     """
+    if interleave and test_fraction:
+        raise OptionError("split_slices_within: interleave holds out validation blocks only (test_fraction 0)")
     _check_fractions(val_fraction, test_fraction)
     need = patients_needed(val_fraction, test_fraction) if min_patients is None else int(min_patients)
     patients = sorted(set(manifest["patient_id"].astype(str)))
@@ -162,7 +179,9 @@ def split_slices_within(manifest: pd.DataFrame, val_fraction: float, test_fracti
         rows = manifest[manifest["case_id"].astype(str) == case_id].sort_values("slice_index")
         used = np.zeros(len(rows), bool)
         held = {}
-        for name, fraction in (("val", val_fraction), ("test", test_fraction)):
+        if interleave and val_fraction > 0:
+            held["val"], used = _interleaved(rows, val_fraction, int(interleave), gap)
+        for name, fraction in (() if interleave else (("val", val_fraction), ("test", test_fraction))):
             if fraction > 0:
                 held[name] = _block(rows, fraction, used, rng)
                 idx = np.flatnonzero(held[name])
@@ -173,8 +192,9 @@ def split_slices_within(manifest: pd.DataFrame, val_fraction: float, test_fracti
         parts["train"].append(rows[~used])
     frames = {name: (pd.concat(parts[name]) if parts[name] else manifest.iloc[:0]).reset_index(drop=True)
               for name in SPLITS}
-    note = (f"only {len(patients)} patient(s) (< {need}): validation/test are held-out contiguous slice "
-            f"blocks inside each case (gap {gap}); scores are optimistic")
+    where = f"every {round(1 / val_fraction)}th block of {interleave} slices" if interleave else "contiguous slice blocks"
+    note = (f"only {len(patients)} patient(s) (< {need}): validation/test are held-out {where} inside each "
+            f"case (gap {gap}); scores are optimistic")
     return SliceSplit("slice_blocks", frames["train"], frames["val"], frames["test"], note)
 
 

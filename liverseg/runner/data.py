@@ -16,6 +16,7 @@ from liverseg.io.atomic import atomic_write_json, read_json
 
 from liverseg.runner.run_dir import REPO_ROOT
 SPLITS = ("train", "val", "test")
+SLICE_BLOCK = 8  # slices per held-out validation block when there are too few patients
 
 
 def cache_root() -> Path:
@@ -66,7 +67,10 @@ def case_table(cache: SliceCache) -> pd.DataFrame:
 def _slice_block_split(cache: SliceCache, cases: list[str], val_fraction: float, seed: int, gap: int) -> dict:
     """Too few patients: every case trains, validation holds out slice blocks, the test cases were seen."""
     manifest = cache.manifest[cache.manifest.case_id.astype(str).isin(cases)]
-    parts = split_slices_within(manifest, val_fraction, 0.0, seed, gap=gap, min_patients=len(cases) + 1)
+    # CHOICE: interleaved blocks of 8 slices through the whole volume, not one block in the liver: the
+    # checkpoint is then picked on liver and liver-free slices alike, as whole-volume inference sees them
+    parts = split_slices_within(manifest, val_fraction, 0.0, seed, gap=gap, min_patients=len(cases) + 1,
+                                interleave=SLICE_BLOCK)
     slices = {name: {c: sorted(int(k) for k in g.slice_index) for c, g in parts[name].groupby("case_id")}
               for name in ("train", "val")}
     return {"mode": "slice_blocks", "train": cases, "val": cases, "test": cases, "slices": slices,
