@@ -47,7 +47,7 @@ $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
 
 $(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
 	@test -f experiments/$*/spec.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
-	$(PY) -m liverseg.runner.record_expected $*
+	$(PY) -m liverseg.runner.record_expected $* --update
 
 bench: $(VENV)/.dev-$(GPU)
 	$(PY) benchmarks/pipeline.py

@@ -57,12 +57,16 @@ class DataConfig:
     sampling: str = "liver"  # "all" | "liver" | "tumour" | "balanced"
     positive_fraction: float = 0.5  # for "balanced": share of tumour-containing slices
     context: int = 0  # 2.5D: neighbouring slices on each side stacked as channels
-    targets: tuple[str, ...] = ("liver", "tumour")  # output channels: label>=1, label==2
+    # output channels: "liver" label>=1, "tumour" label==2, "liver_only" label==1, "other" label==0
+    targets: tuple[str, ...] = ("liver", "tumour")
     crop: str = "none"  # "none" | "tiles" | "centred"
     crop_size: int = 0  # tile / crop edge in pixels (0 = no crop)
     crop_target: str = "tumour"  # for "centred" and tile filtering: "liver" | "tumour"
     crop_jitter: int = 0  # random shift of a centred crop, pixels
     batch_size: int = 8
+    # at most this many slices (seeded draw, 0 = all) on the training / validation side of a stage
+    max_slices: int = 0
+    max_val_slices: int = 0
     val_fraction: float = 0.2
     test_fraction: float = 0.0
     split_seed: int = 0

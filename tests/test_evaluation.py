@@ -17,6 +17,7 @@ from liverseg.evaluation import (
     lesion_detection,
     rand_index,
     restricted_auc,
+    restricted_pixels,
     tumour_burden,
     volume_metrics,
 )
@@ -186,7 +187,10 @@ def test_gruber_metrics_by_hand():
     got = gruber_metrics(prob, truth)
     assert got["pixel_accuracy"] == pytest.approx(4 / 6)
     assert got["iou"] == pytest.approx(2 / 4)
-    assert got["rand_index"] == pytest.approx(7 / 15)
+    # pred [1,1,0,0,0,1] vs truth [1,0,1,0,0,1]: table [[2,1],[1,2]], 15 pairs, 2 within a cell,
+    # 6 within a truth class, 6 within a predicted class: RI (15-6-6+2*2)/15, ARI (2-2.4)/(6-2.4)
+    assert got["rand_index_classic"] == pytest.approx(7 / 15)
+    assert got["rand_index"] == pytest.approx(-1 / 9)
     # kept pixels: positives 0.9, 0.3; negatives 0.6, 0.2 -> 3 of 4 pairs ordered correctly
     assert got["rauc"] == pytest.approx(0.75)
     assert got["rauc_pixels"] == 4
@@ -194,9 +198,9 @@ def test_gruber_metrics_by_hand():
 
 
 def test_restricted_auc_ties_and_one_class():
-    auc, used = restricted_auc([0.4, 0.4, 0.7, 0.001], [1, 0, 1, 1])
-    assert used == 3 and auc == pytest.approx((0.5 + 1.0) / 2)
-    assert math.isnan(restricted_auc([0.5, 0.6], [1, 1])[0])
+    auc = restricted_auc([0.4, 0.4, 0.7, 0.001], [1, 0, 1, 1])
+    assert restricted_pixels([0.4, 0.4, 0.7, 0.001]) == 3 and auc == pytest.approx((0.5 + 1.0) / 2)
+    assert math.isnan(restricted_auc([0.5, 0.6], [1, 1]))
 
 
 def brute_rand_index(a, b):

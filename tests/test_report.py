@@ -85,9 +85,9 @@ def test_write_report(tmp_path):
     lines = text.splitlines()
     header = next(line for line in lines if line.startswith("| source"))
     assert header == "| source | method | tumour dice per case | liver dice |"
-    assert "| paper | U-Net | 0.622 | — |" in lines
-    assert "| paper | Gong et al. | 0.665 | — |" in lines
-    assert "| ours | Gong et al. (cpu, phantom) | 0.512 | — |" in lines
+    assert "| paper | U-Net | 0.6220 | — |" in lines
+    assert "| paper | Gong et al. | 0.6650 | — |" in lines
+    assert "| ours | Gong et al. (cpu, phantom) | 0.5123 | — |" in lines
     assert "- profile cpu" in lines and "- dataset phantom" in lines
     assert "![dice](figs/dice.png)" in lines
 

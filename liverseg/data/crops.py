@@ -20,7 +20,7 @@ import pandas as pd
 from liverseg.errors import OptionError
 
 CROPS = ("none", "tiles", "centred")
-TARGETS = ("liver", "tumour")
+TARGETS = ("liver", "tumour", "liver_only", "other")
 
 
 def box_start(centre: float, size: int) -> int:
@@ -31,11 +31,17 @@ def box_start(centre: float, size: int) -> int:
 
 
 def target_mask(label: np.ndarray, target: str) -> np.ndarray:
-    """Binary target of a label array: "liver" = label >= 1, "tumour" = label == 2."""
+    """Binary target of a label array: "liver" = label >= 1 (liver including tumour), "tumour" =
+    label == 2, "liver_only" = label == 1 (liver tissue without tumour), "other" = label == 0. The
+    last two with "tumour" make three exclusive classes for a softmax output (Gruber 2.1)."""
     if target == "liver":
         return label >= 1
     if target == "tumour":
         return label == 2
+    if target == "liver_only":
+        return label == 1
+    if target == "other":
+        return label == 0
     raise OptionError(f"unknown target {target!r}; choose one of {', '.join(TARGETS)}")
 
 

@@ -11,6 +11,7 @@
   slices with liver versus slices without liver, positives at `cfg.positive_fraction`.
 
 When one group is empty the ratio cannot be met; the other group is returned whole, with a warning.
+`cap_slices` then keeps at most `DataConfig.max_slices` / `max_val_slices` of them (seeded draw).
 """
 from __future__ import annotations
 
@@ -73,4 +74,17 @@ def select_slices(manifest: pd.DataFrame, case_ids: Sequence[str], cfg: DataConf
     return chosen.drop(columns="_order").reset_index(drop=True)
 
 
-__all__ = ["POLICIES", "select_slices"]
+def cap_slices(rows: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """At most `limit` of the rows (0 = all), drawn without replacement with the seed, in their order.
+
+    The same rows, limit and seed give the same draw, so stages that select with one policy see
+    one slice set (e.g. Gruber 3.1: 765 training slices for every network)."""
+    if limit < 0:
+        raise OptionError(f"data.max_slices={limit}: must be >= 0 (0 = all slices)")
+    if not limit or len(rows) <= limit:
+        return rows
+    keep = np.sort(np.random.default_rng(seed).choice(len(rows), size=limit, replace=False))
+    return rows.iloc[keep].reset_index(drop=True)
+
+
+__all__ = ["POLICIES", "select_slices", "cap_slices"]

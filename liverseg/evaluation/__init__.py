@@ -8,7 +8,10 @@
 - `aggregate(per_case)`: per-case and global Dice, means, pooled lesion precision / recall,
   tumour-burden RMSE and maximum error;
 - `lesion_detection`, `tumour_burden`: lesion-wise LiTS scores;
-- `gruber_metrics(prob, truth)`: pixel accuracy, IoU, Rand index, restricted AUC (Gruber et al.);
+- `gruber_metrics(prob, truth)`, `binary_pixel_metrics(pred, truth)`: Gruber et al.'s pixel
+  accuracy, IoU, adjusted Rand index (Table 1's RI) beside the classic one, restricted AUC;
+  `adjusted_rand_index`, `rand_index`, `ari_from_accuracy_iou`, and the ROC over the pixels
+  with 0.01 < p < 0.99: `restricted_auc`, `restricted_roc`, `youden_threshold`;
 - `evaluate_folders(pred_dir, truth_dir, out_dir)`: the `liverseg evaluate` command.
 
 The definitions follow the LiTS challenge scorer (lits-challenge-scoring, ``program/evaluate.py``
@@ -18,13 +21,26 @@ of the function concerned.
 from liverseg.evaluation.volume_metrics import VOLUME_METRICS, aggregate, evaluate_case, volume_metrics
 from liverseg.evaluation.files import evaluate_folders, find_cases
 from liverseg.evaluation.lesions import lesion_detection, tumour_burden
-from liverseg.evaluation.pixel_metrics import gruber_metrics, rand_index, restricted_auc
+from liverseg.evaluation.pixel_metrics import (
+    adjusted_rand_index,
+    ari_from_accuracy_iou,
+    binary_pixel_metrics,
+    gruber_metrics,
+    rand_index,
+    restricted_auc,
+    restricted_pixels,
+    restricted_roc,
+    youden_threshold,
+)
 from liverseg.evaluation.surface import SURFACE_DEFINITIONS, surface_distances, surface_mask
 
 __all__ = [
     "SURFACE_DEFINITIONS",
     "VOLUME_METRICS",
+    "adjusted_rand_index",
     "aggregate",
+    "ari_from_accuracy_iou",
+    "binary_pixel_metrics",
     "evaluate_case",
     "evaluate_folders",
     "find_cases",
@@ -32,8 +48,11 @@ __all__ = [
     "lesion_detection",
     "rand_index",
     "restricted_auc",
+    "restricted_pixels",
+    "restricted_roc",
     "surface_distances",
     "surface_mask",
     "tumour_burden",
     "volume_metrics",
+    "youden_threshold",
 ]

@@ -163,7 +163,8 @@ class BalancedCrossentropy(keras.losses.Loss):
       class gets the larger weight (class-balanced cross-entropy). Eq. 2.2
       prints log(p) on background and log(1 - p) on tumour pixels; the usual
       log-likelihood pairing (log p on foreground) is used here. An image
-      without foreground gets w0 = 0 and so contributes no loss.
+      without foreground gets w0 = 0 and so contributes no loss. `invert_balance=True` swaps
+      the two (w0 = 1 - fraction: eq. 2.2 with eq. 2.3's alpha_k taken as printed).
     Categorical mode (`categorical=True`, softmax over K channels):
     loss = -mean_pixels sum_c w_c g_c log p_c, with w_c = 1 (plain), the given
     `class_weights`, or, with `per_image=True`, w_c = 1 - (fraction of class c
@@ -171,7 +172,7 @@ class BalancedCrossentropy(keras.losses.Loss):
     (a constant factor 1 / (H W)).
     """
 
-    def __init__(self, alpha=None, per_image=False, categorical=False, class_weights=None,
+    def __init__(self, alpha=None, per_image=False, categorical=False, class_weights=None, invert_balance=False,
                  epsilon=1e-7, name="balanced_crossentropy", reduction="sum_over_batch_size", dtype=None):
         super().__init__(name=name, reduction=reduction, dtype=dtype)
         if alpha is not None and not 0.0 < float(alpha) < 1.0:
@@ -186,6 +187,7 @@ class BalancedCrossentropy(keras.losses.Loss):
         self.per_image = bool(per_image)
         self.categorical = bool(categorical)
         self.class_weights = None if class_weights is None else [float(w) for w in class_weights]
+        self.invert_balance = bool(invert_balance)
         self.epsilon = float(epsilon)
 
     def call(self, y_true, y_pred):
@@ -204,7 +206,7 @@ class BalancedCrossentropy(keras.losses.Loss):
             return ops.mean(pix, axis=_SPATIAL)
         if self.per_image:
             frac = ops.mean(y_true, axis=_SPATIAL, keepdims=True)
-            w0, w1 = frac, 1.0 - frac
+            w0, w1 = (1.0 - frac, frac) if self.invert_balance else (frac, 1.0 - frac)
         elif self.alpha is not None:
             w0, w1 = self.alpha, 1.0 - self.alpha
         else:
@@ -215,7 +217,8 @@ class BalancedCrossentropy(keras.losses.Loss):
     def get_config(self):
         return {**super().get_config(), "dtype": self.dtype, "alpha": self.alpha,
                 "per_image": self.per_image, "categorical": self.categorical,
-                "class_weights": self.class_weights, "epsilon": self.epsilon}
+                "class_weights": self.class_weights, "invert_balance": self.invert_balance,
+                "epsilon": self.epsilon}
 
 
 @keras.saving.register_keras_serializable(package="liverseg")

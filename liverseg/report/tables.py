@@ -29,7 +29,7 @@ def format_value(value) -> str:
     if isinstance(value, (int, np.integer)):
         return str(int(value))
     if isinstance(value, (float, np.floating)):
-        return MISSING if not math.isfinite(float(value)) else f"{float(value):.3f}"
+        return MISSING if not math.isfinite(float(value)) else f"{float(value):.4f}"
     text = str(value).replace("|", "\\|").replace("\n", " ")
     return text if text else MISSING
 

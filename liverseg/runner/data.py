@@ -9,7 +9,7 @@ import pandas as pd
 
 from liverseg.config import DataConfig
 from liverseg.data.cache import SliceCache
-from liverseg.data.sampling import select_slices
+from liverseg.data.sampling import cap_slices, select_slices
 from liverseg.data.splits import split_slices_within
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_write_json, read_json
@@ -107,7 +107,8 @@ def stage_rows(cache: SliceCache, split: dict, part: str, cfg: DataConfig, seed:
         key = manifest.case_id.astype(str) + ":" + manifest.slice_index.astype(str)
         wanted = {f"{c}:{k}" for c, ks in keep.items() for k in ks}
         manifest = manifest[key.isin(wanted).to_numpy()]
-    return select_slices(manifest, split[part], cfg, seed)
+    rows = select_slices(manifest, split[part], cfg, seed)
+    return cap_slices(rows, cfg.max_val_slices if part == "val" else cfg.max_slices, seed)
 
 
 def stage_datasets(cache: SliceCache, split: dict, stage, seed: int, workers: int = 1):

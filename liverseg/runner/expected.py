@@ -30,6 +30,12 @@ def compare(expected: dict, scores: dict) -> list[str]:
     return failures
 
 
+def run_scores(spec, summary: dict) -> dict:
+    """The scores a run is checked on: its default variant's volume summary, plus the paper's own
+    `summary["extra"]["scores"]` (e.g. metrics on 2D test slices), flat."""
+    return {**summary[spec.default_variant], **summary.get("extra", {}).get("scores", {})}
+
+
 def check_expected(spec, cfg, scores: dict) -> dict | None:
     """Compare a finished run with the stored scores when it is the run they were recorded from."""
     expected = load(spec)

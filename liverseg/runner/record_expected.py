@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from liverseg.io.atomic import atomic_write_json, read_json
-from liverseg.runner.expected import load
+from liverseg.runner.expected import load, run_scores
 
 MIN_TOLERANCE = 0.02
 SEED = 0
@@ -31,8 +31,8 @@ def smoke_scores(spec, run_dir: Path, seed: int) -> dict[str, float]:
 
     if reproduce(spec, ["--profile", "smoke", "--seed", str(seed), "--run-dir", str(run_dir)]):
         raise RuntimeError(f"{spec.name}: smoke run with seed {seed} failed")
-    summary = read_json(run_dir / "evaluation" / spec.default_variant / "summary.json")
-    return {k: float(summary[k]) for k in spec.expected_keys}
+    scores = run_scores(spec, read_json(run_dir / "metrics.json"))
+    return {k: float(scores[k]) for k in spec.expected_keys}
 
 
 def record(spec, seeds: int = 3) -> dict:

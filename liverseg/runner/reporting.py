@@ -25,8 +25,9 @@ def _overlays(run_dir: Path, cache, variant: str, column: str) -> list[Path]:
     return case_overlays(run_dir, per_case_table(run_dir, variant), load_case, column=column)
 
 
-def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path, stages: list[str]) -> None:
-    """report.md and its figures, then metrics.json."""
+def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path, stages: list[str],
+                     extra_images=()) -> None:
+    """report.md and its figures (and the paper's own, `extra_images`), then metrics.json."""
     from liverseg.report.plots import plot_history, plot_per_case_dice
     from liverseg.report.tables import write_metrics, write_report
 
@@ -35,6 +36,7 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
         plot_history([run_dir / s / "history.csv" for s in stages], run_dir / "training_curves.png",
                      title=f"{spec.name}: training curves"),
         plot_per_case_dice(per_case_table(run_dir, variant), run_dir / "per_case_dice.png"),
+        *extra_images,
         *_overlays(run_dir, cache, variant, spec.overlay_column),
     ]
     notes = [f"Profile `{cfg.profile}`, dataset `{cfg.dataset}`, seed {cfg.seed}, split mode `{split['mode']}`. "

@@ -61,8 +61,22 @@ def train_stage(cache, split: dict, stage, cfg, run_dir: Path) -> None:
         return
     set_seed(cfg.seed)  # before the datasets: input pipelines derive unseeded op seeds from it
     train, val, steps = run_data.stage_datasets(cache, split, stage, cfg.seed, workers=worker_count())
-    fit(stage.build_model, train, val, stage=stage.name, run_dir=run_dir, train=stage.train, loss=stage.loss(),
+    fit(_initialised(stage, run_dir), train, val, stage=stage.name, run_dir=run_dir, train=stage.train, loss=stage.loss(),
         metrics=stage.metrics(), seed=cfg.seed, steps_per_epoch=steps)
+
+
+def _initialised(stage, run_dir: Path):
+    """The stage's model builder, warm-started from the earlier stages named in `stage.init_from`."""
+    if not stage.init_from:
+        return stage.build_model
+
+    def build():
+        from liverseg.train.warm_start import warm_start
+
+        sources = {part: run_dir / name / "best.keras" for part, name in stage.init_from.items()}
+        return warm_start(stage.build_model(), sources)
+
+    return build
 
 
 def dry_run(spec, cfg) -> int:
@@ -112,19 +126,24 @@ def run(spec, args) -> int:
 
 def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progress) -> int:
     """Inference, evaluation, report, expected-score check, and `done.json` last."""
-    from liverseg.runner.expected import check_expected
+    from liverseg.runner.expected import check_expected, run_scores
     from liverseg.runner.reporting import write_run_report
 
+    if spec.calibrate is not None:
+        spec.calibrate(cache, cfg, split, run_dir)
     began = progress.begin("inference", f"{len(split['test'])} test case(s), variants {', '.join(spec.variants)}")
     for variant in spec.variants:
         predict_variant(spec, cache, cfg, split, run_dir, variant)
     progress.end("inference", began)
     began = progress.begin("evaluation")
     summary = {variant: evaluate_variant(cache, split, run_dir, variant) for variant in spec.variants}
+    images = []
+    if spec.extra_evaluation is not None:
+        summary["extra"], images = spec.extra_evaluation(cache, cfg, split, run_dir)
     progress.end("evaluation", began)
     began = progress.begin("report")
-    write_run_report(spec, cache, cfg, split, summary, run_dir, [s.name for s in stages])
-    check = check_expected(spec, cfg, summary[spec.default_variant])
+    write_run_report(spec, cache, cfg, split, summary, run_dir, [s.name for s in stages], images)
+    check = check_expected(spec, cfg, run_scores(spec, summary))
     atomic_write_json(run_dir / "done.json", {"paper": spec.name, "profile": cfg.profile,
                                               "expected_check": check})
     progress.end("report", began)

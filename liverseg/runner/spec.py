@@ -32,6 +32,9 @@ class Stage:
     metrics: Callable[[], list]
     augment: AugmentConfig | None = None
     weights: tuple[float, ...] = ()
+    # warm start: part of the model ("" = all of it, else a sub-model's name) -> the earlier stage
+    # whose best checkpoint it starts from (a fine-tuning, or a network trained in an earlier stage)
+    init_from: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +74,12 @@ class PaperSpec:
     our_rows: Callable[[Any, dict, dict], list[dict]]
     expected_path: Path
     notes: Callable[[Any, dict], list[str]] = lambda cfg, split: []
+    # paper-specific steps: `calibrate(cache, cfg, split, run_dir)` after training and before
+    # inference (e.g. thresholds chosen on validation slices, read by the predictor);
+    # `extra_evaluation(cache, cfg, split, run_dir) -> (summary, images)` after the volume
+    # evaluation (e.g. metrics on 2D test slices): its summary is `summary["extra"]` for `our_rows`
+    calibrate: Callable[..., None] | None = None
+    extra_evaluation: Callable[..., tuple[dict, list]] | None = None
     overlay_column: str = "tumour_dice"
     expected_keys: tuple[str, ...] = ("liver_dice_per_case", "liver_dice_global",
                                       "tumour_dice_per_case", "tumour_dice_global")

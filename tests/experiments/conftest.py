@@ -21,3 +21,13 @@ def gong_smoke_run(tmp_path_factory, gong_cache_dir):
     run_dir = tmp_path_factory.mktemp("gong-smoke") / "run"
     assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def gruber_smoke_run(tmp_path_factory, gong_cache_dir):
+    """A finished Gruber smoke-profile run (seed 0), on the same cached phantom."""
+    from experiments.gruber.reproduce import main
+
+    run_dir = tmp_path_factory.mktemp("gruber-smoke") / "run"
+    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
+    return run_dir

@@ -1,0 +1,92 @@
+"""Gruber's models on slices and on whole CT volumes (2.1, 2.3).
+
+Variants of the whole-volume inference (used by the runner on the test volumes and by
+`liverseg predict --run RUN_DIR [--variant V]` on any CT):
+- "sequential" (default): A -> M -> B fine-tuned with `cfg.default_alpha`; labels 2 where
+  M = T = 1, 1 where M = 1 and T = 0, else 0 (2.3);
+- "onestep": the 3-class U-Net after its balanced fine-tuning (2.1, 2.4), arg max of the classes;
+- "joint": A and B trained together on eq. 2.1.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from liverseg.data.preprocess import preprocess_slices
+from liverseg.infer.postprocess import largest_component
+from liverseg.infer.predict import predict_slices, resize_probs
+from liverseg.io.atomic import read_json
+from liverseg.runner.spec import Prediction
+
+from experiments.gruber.config import GruberConfig
+from experiments.gruber.stages import tumour_stage
+
+VARIANTS = ("sequential", "onestep", "joint")
+THRESHOLDS = "thresholds.json"  # run_dir/thresholds.json: tumour threshold per chained stage (calibrate)
+
+
+def variant_stage(cfg: GruberConfig, variant: str) -> str:
+    """The training stage whose checkpoint a variant applies."""
+    stages = {"sequential": tumour_stage(cfg.default_alpha), "onestep": "onestep_balanced", "joint": "joint"}
+    return stages[variant]
+
+
+def chain_labels(liver: np.ndarray, tumour: np.ndarray, liver_threshold: float, tumour_threshold: float) -> np.ndarray:
+    """2.3: 2 where M = T = 1, 1 where M = 1 and T = 0, 0 elsewhere (uint8, same shape)."""
+    mask = liver > liver_threshold
+    labels = mask.astype(np.uint8)
+    labels[mask & (tumour >= tumour_threshold)] = 2
+    return labels
+
+
+def onestep_labels(probs: np.ndarray) -> np.ndarray:
+    """2.1: arg max over (tumour, liver, other) -> labels 2 / 1 / 0."""
+    return np.array([2, 1, 0], np.uint8)[np.argmax(probs, axis=-1)]
+
+
+class GruberPredictor:
+    """One trained model of a variant, with its tumour threshold."""
+
+    def __init__(self, cfg: GruberConfig, model, variant: str, tumour_threshold: float = 0.5, batch_size: int = 8):
+        self.cfg, self.model, self.variant = cfg, model, variant
+        self.tumour_threshold, self.batch_size = float(tumour_threshold), batch_size
+
+    @classmethod
+    def from_run(cls, run_dir, cfg: GruberConfig, variant: str) -> "GruberPredictor":
+        import liverseg.nn.masking  # noqa: F401  (registers the mask and window layers the checkpoints use)
+        from liverseg.io.checkpoints import load_model
+
+        stage = variant_stage(cfg, variant)
+        thresholds = Path(run_dir) / THRESHOLDS
+        threshold = read_json(thresholds).get(stage, 0.5) if thresholds.is_file() else 0.5
+        return cls(cfg, load_model(Path(run_dir) / stage / "best.keras"), variant, threshold)
+
+    def probabilities(self, slices: np.ndarray) -> np.ndarray:
+        """(Z, S, S) preprocessed slices -> (Z, S, S, K): one-step (tumour, liver, other) softmax, or
+        (A(X), B(w(M X)) M) for the chained models (B's probability is 0 outside the mask)."""
+        probs = predict_slices(self.model, slices[..., None], batch_size=self.batch_size)
+        if self.variant == "onestep":
+            return probs
+        mask = probs[..., 0] > self.cfg.liver_threshold
+        return np.stack([probs[..., 0], probs[..., 1] * mask], axis=-1)
+
+    def labels(self, probs: np.ndarray) -> np.ndarray:
+        if self.variant == "onestep":
+            return onestep_labels(probs)
+        return chain_labels(probs[..., 0], probs[..., 1], self.cfg.liver_threshold, self.tumour_threshold)
+
+    def __call__(self, volume) -> Prediction:
+        """Whole volume: probabilities resized to the CT's in-plane size, labelled; CHOICE (volume
+        only, not the 2D Table 1 metrics): the liver is its largest 3D connected component, as
+        the paper's slice-wise networks leave stray liver in other organs' slices."""
+        x, y, _ = volume.array.shape
+        probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
+        labels = self.labels(probs)
+        labels[~largest_component(labels >= 1)] = 0
+        record = {"stage": variant_stage(self.cfg, self.variant), "tumour_threshold": self.tumour_threshold}
+        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), record)
+
+
+def predictor(run_dir, cfg: GruberConfig, variant: str) -> GruberPredictor:
+    return GruberPredictor.from_run(run_dir, cfg, variant)
