@@ -29,20 +29,25 @@ def build_unet(cfg: GruberUNetConfig, size: int, n_outputs: int, activation: str
     """2.2: an initial convolution, convolution blocks at decreasing resolution, the expanding path
     with skip connections and dropout (2.4), a 1x1 linear classifier with sigmoid (or softmax, 2.1)."""
     inputs = keras.Input(shape=(size, size, 1), name=f"{name}_input")
-    x = blocks.conv_bn_act(inputs, cfg.base_filters, 3, name=f"{name}_initial")
+    bn = cfg.batch_norm
+    x = blocks.conv_bn_act(inputs, cfg.base_filters, 3, use_bn=bn, name=f"{name}_initial")
     skips = []
     for level in range(cfg.depth):
-        skip, x = blocks.unet_encoder_stage(x, cfg.base_filters * 2**level, name=f"{name}_enc{level + 1}")
+        skip, x = blocks.unet_encoder_stage(x, cfg.base_filters * 2**level, use_bn=bn, name=f"{name}_enc{level + 1}")
         skips.append(skip)
     for i in (1, 2):
-        x = blocks.conv_bn_act(x, cfg.base_filters * 2**cfg.depth, name=f"{name}_bottom{i}")
+        x = blocks.conv_bn_act(x, cfg.base_filters * 2**cfg.depth, use_bn=bn, name=f"{name}_bottom{i}")
     for level in reversed(range(cfg.depth)):
         x = blocks.unet_decoder_stage(x, skips[level], cfg.base_filters * 2**level, dropout=cfg.decoder_dropout,
-                                      name=f"{name}_dec{level + 1}")
+                                      use_bn=bn, name=f"{name}_dec{level + 1}")
     logits = keras.layers.Conv2D(n_outputs, 1, bias_initializer=_prior_bias(cfg.output_prior, n_outputs, activation),
                                  name=f"{name}_classifier")(x)
     outputs = keras.layers.Activation(activation, dtype="float32", name=f"{name}_{activation}")(logits)
-    return keras.Model(inputs, outputs, name=name)
+    model = keras.Model(inputs, outputs, name=name)
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = cfg.bn_momentum
+    return model
 
 
 def build_onestep(cfg: GruberConfig) -> keras.Model:
