@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from liverseg.errors import OptionError
 from liverseg.evaluation import restricted_auc, restricted_roc
 from liverseg.report.roc import plot_probability_histogram, plot_restricted_roc
 
@@ -49,16 +50,16 @@ def test_probability_histogram_is_a_png(tmp_path):
     ],
 )
 def test_restricted_roc_plot_bad_input(tmp_path, curves, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(OptionError, match=message):
         plot_restricted_roc(curves, tmp_path / "x.png")
     assert not (tmp_path / "x.png").exists()
 
 
 def test_probability_histogram_bad_input(tmp_path):
-    with pytest.raises(ValueError, match="no probability maps"):
+    with pytest.raises(OptionError, match="no probability maps"):
         plot_probability_histogram({}, tmp_path / "x.png")
-    with pytest.raises(ValueError, match="low < high"):
+    with pytest.raises(OptionError, match="low < high"):
         plot_probability_histogram({"a": np.ones(3) / 2}, tmp_path / "x.png", low=0.9, high=0.1)
-    with pytest.raises(ValueError, match="bins >= 1"):
+    with pytest.raises(OptionError, match="bins >= 1"):
         plot_probability_histogram({"a": np.ones(3) / 2}, tmp_path / "x.png", bins=0)
     assert not (tmp_path / "x.png").exists()

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
+from liverseg.errors import OptionError
 from liverseg.report.plots import save_figure
 
 
@@ -14,10 +15,10 @@ def _curve(name: str, curve) -> tuple[np.ndarray, np.ndarray, float]:
     try:
         fpr, tpr, auc = curve
     except (TypeError, ValueError):
-        raise ValueError(f"plot_restricted_roc: curve {name!r} is not a (fpr, tpr, auc) triple") from None
+        raise OptionError(f"plot_restricted_roc: curve {name!r} is not a (fpr, tpr, auc) triple") from None
     fpr, tpr = np.asarray(fpr, dtype=float).ravel(), np.asarray(tpr, dtype=float).ravel()
     if fpr.size == 0 or fpr.shape != tpr.shape:
-        raise ValueError(f"plot_restricted_roc: curve {name!r} has {fpr.size} fpr and {tpr.size} tpr values")
+        raise OptionError(f"plot_restricted_roc: curve {name!r} has {fpr.size} fpr and {tpr.size} tpr values")
     return fpr, tpr, float(auc)
 
 
@@ -25,7 +26,7 @@ def plot_restricted_roc(curves: dict, out_png, title: str = "") -> Path:
     """One ROC line per name from ``{name: (fpr, tpr, auc)}``, legend "name (rAUC 0.88)", and the
     chance diagonal; the rates are those of the pixels with 0.01 < p < 0.99 (`restricted_roc`)."""
     if not curves:
-        raise ValueError("plot_restricted_roc: no curves given (expected {name: (fpr, tpr, auc)})")
+        raise OptionError("plot_restricted_roc: no curves given (expected {name: (fpr, tpr, auc)})")
     checked = {name: _curve(name, curve) for name, curve in curves.items()}
     fig = Figure(figsize=(4.6, 4.2), dpi=100, layout="constrained")
     ax = fig.subplots()
@@ -49,9 +50,9 @@ def plot_probability_histogram(probs: dict, out_png, low: float = 0.01, high: fl
     """Per name a step histogram of the probabilities with low < p < high (`bins` equal bins over
     (low, high)); the legend gives each name's pixel count. `log`: logarithmic pixel axis."""
     if not probs:
-        raise ValueError("plot_probability_histogram: no probability maps given (expected {name: array})")
+        raise OptionError("plot_probability_histogram: no probability maps given (expected {name: array})")
     if not low < high or int(bins) < 1:
-        raise ValueError(f"plot_probability_histogram: need low < high and bins >= 1, got {low}, {high}, {bins}")
+        raise OptionError(f"plot_probability_histogram: need low < high and bins >= 1, got {low}, {high}, {bins}")
     edges = np.linspace(low, high, int(bins) + 1)
     fig = Figure(figsize=(5.0, 3.4), dpi=100, layout="constrained")
     ax = fig.subplots()
