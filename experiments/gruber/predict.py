@@ -46,33 +46,43 @@ def onestep_labels(probs: np.ndarray) -> np.ndarray:
 
 
 class GruberPredictor:
-    """One trained model of a variant, with its tumour threshold."""
+    """The trained model of one stage, with its tumour threshold (one-step stages: arg max)."""
 
-    def __init__(self, cfg: GruberConfig, model, variant: str, tumour_threshold: float = 0.5, batch_size: int = 8):
-        self.cfg, self.model, self.variant = cfg, model, variant
+    def __init__(self, cfg: GruberConfig, model, stage: str, tumour_threshold: float = 0.5, batch_size: int = 8):
+        self.cfg, self.model, self.stage = cfg, model, stage
+        self.onestep = stage.startswith("onestep")
         self.tumour_threshold, self.batch_size = float(tumour_threshold), batch_size
 
     @classmethod
-    def from_run(cls, run_dir, cfg: GruberConfig, variant: str) -> "GruberPredictor":
+    def from_stage(cls, run_dir, cfg: GruberConfig, stage: str, threshold: float = 0.5) -> "GruberPredictor":
+        """The best checkpoint of one training stage."""
         import liverseg.nn.masking  # noqa: F401  (registers the mask and window layers the checkpoints use)
         from liverseg.io.checkpoints import load_model
 
+        return cls(cfg, load_model(Path(run_dir) / stage / "best.keras"), stage, threshold)
+
+    @classmethod
+    def from_run(cls, run_dir, cfg: GruberConfig, variant: str) -> "GruberPredictor":
         stage = variant_stage(cfg, variant)
         thresholds = Path(run_dir) / THRESHOLDS
         threshold = read_json(thresholds).get(stage, 0.5) if thresholds.is_file() else 0.5
-        return cls(cfg, load_model(Path(run_dir) / stage / "best.keras"), variant, threshold)
+        return cls.from_stage(run_dir, cfg, stage, threshold)
+
+    def with_threshold(self, tumour_threshold: float) -> "GruberPredictor":
+        """The same model with another tumour threshold (no reload)."""
+        return GruberPredictor(self.cfg, self.model, self.stage, tumour_threshold, self.batch_size)
 
     def probabilities(self, slices: np.ndarray) -> np.ndarray:
         """(Z, S, S) preprocessed slices -> (Z, S, S, K): one-step (tumour, liver, other) softmax, or
         (A(X), B(w(M X)) M) for the chained models (B's probability is 0 outside the mask)."""
         probs = predict_slices(self.model, slices[..., None], batch_size=self.batch_size)
-        if self.variant == "onestep":
+        if self.onestep:
             return probs
         mask = probs[..., 0] > self.cfg.liver_threshold
         return np.stack([probs[..., 0], probs[..., 1] * mask], axis=-1)
 
     def labels(self, probs: np.ndarray) -> np.ndarray:
-        if self.variant == "onestep":
+        if self.onestep:
             return onestep_labels(probs)
         return chain_labels(probs[..., 0], probs[..., 1], self.cfg.liver_threshold, self.tumour_threshold)
 
@@ -84,7 +94,7 @@ class GruberPredictor:
         probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
         labels = self.labels(probs)
         labels[~largest_component(labels >= 1)] = 0
-        record = {"stage": variant_stage(self.cfg, self.variant), "tumour_threshold": self.tumour_threshold}
+        record = {"stage": self.stage, "tumour_threshold": self.tumour_threshold}
         return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), record)
 
 

@@ -45,14 +45,6 @@ def table_slices(cache, split: dict, part: str, cfg: GruberConfig) -> tuple[np.n
     return images, labels
 
 
-def _predictor(run_dir: Path, cfg: GruberConfig, stage: str, threshold: float = 0.5) -> GruberPredictor:
-    import liverseg.nn.masking  # noqa: F401  (registers the mask and window layers)
-    from liverseg.io.checkpoints import load_model
-
-    kind = "onestep" if stage.startswith("onestep") else stage
-    return GruberPredictor(cfg, load_model(run_dir / stage / "best.keras"), kind, threshold)
-
-
 def calibrate(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> None:
     """3.2.1: per chained model, the tumour threshold from the validation slices' restricted ROC."""
     from liverseg.evaluation import youden_threshold
@@ -63,7 +55,7 @@ def calibrate(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> None:
     images, labels = table_slices(cache, split, "val", cfg)
     thresholds = {}
     for stage in chained_stages(cfg):
-        probs = _predictor(run_dir, cfg, stage).probabilities(images)
+        probs = GruberPredictor.from_stage(run_dir, cfg, stage).probabilities(images)
         thresholds[stage] = youden_threshold(probs[..., 1], labels == 2)
     atomic_write_json(path, {"criterion": cfg.tumour_threshold, "slices": len(images), **thresholds})
     print("tumour thresholds (Youden's J on validation slices): "
@@ -93,14 +85,13 @@ def score_model(stage: str, predictor: GruberPredictor, images, labels) -> tuple
     return table, rows, maps
 
 
-def training_fit(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> float:
+def training_fit(cache, cfg: GruberConfig, split: dict, predictor: GruberPredictor) -> float:
     """Tumour IoU (p >= 0.5, mean over slices) of the default sequential model on training tumour
     slices: how well the tumour path (mask, window, B, eq. 2.2) fits what it saw. Not a result
     (the test slices are); a regression guard for profiles too short to generalise (the smoke
     profile's tumours are a few pixels at 64 px), independent of the calibrated threshold."""
-    stage = variant_stage(cfg, "sequential")
     images, labels = table_slices(cache, split, "train", cfg)
-    table, _, _ = score_model(stage, _predictor(run_dir, cfg, stage, 0.5), images, labels)
+    table, _, _ = score_model(variant_stage(cfg, "sequential"), predictor.with_threshold(0.5), images, labels)
     return table["tumour"]["iou"]
 
 
@@ -111,19 +102,21 @@ def extra_evaluation(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> tu
     out = run_dir / "evaluation" / "slices"
     images, labels = table_slices(cache, split, "test", cfg)
     thresholds = read_json(run_dir / THRESHOLDS)
+    default = variant_stage(cfg, "sequential")
     table, rows, maps = {}, [], {}
     for stage in ["onestep", "onestep_balanced", *chained_stages(cfg)]:
-        predictor = _predictor(run_dir, cfg, stage, thresholds.get(stage, 0.5))
+        predictor = GruberPredictor.from_stage(run_dir, cfg, stage, thresholds.get(stage, 0.5))
         table[stage], stage_rows_, maps[stage] = score_model(stage, predictor, images, labels)
         rows += stage_rows_
+        if stage == default:
+            fit = training_fit(cache, cfg, split, predictor)
     out.mkdir(parents=True, exist_ok=True)
     per_image = pd.DataFrame(rows)
     with atomic_path(out / "per_image.csv") as tmp:
         per_image.to_csv(tmp, index=False)
-    default = variant_stage(cfg, "sequential")
     scores = {f"slice_{c}_{m}": table[default][c][m] for c in CLASSES for m in ("iou", "rand_index")}
     summary = {"slices": len(images), "rows": table, "thresholds": thresholds,
-               "scores": {**scores, "train_slice_tumour_iou": training_fit(cache, cfg, split, run_dir)}}
+               "scores": {**scores, "train_slice_tumour_iou": fit}}
     atomic_write_json(out / "summary.json", summary)
     figures = slice_figures(cfg, run_dir, images, labels, maps, per_image, thresholds)
     return summary, figures
