@@ -173,7 +173,24 @@ class PhantomConfig:
     seed: int = 0  # the phantom is fixed; --seed changes training only
 
 
+PROFILES = ("paper", "cpu", "smoke")
+
+
+def profile_getter(paper, cpu, smoke):
+    """`get_config(profile)` of a paper package from its three builders: `paper()` (the paper's
+    settings), `cpu(paper_cfg)` (2 CPU cores) and `smoke(paper_cfg)` (seconds, for the tests)."""
+    builders = {"paper": paper, "cpu": lambda: cpu(paper()), "smoke": lambda: smoke(paper())}
+
+    def get_config(profile: str = "paper"):
+        """Resolved config of a profile: `paper` (the paper's settings), `cpu` (2 CPU cores), `smoke` (tests)."""
+        if profile not in builders:
+            raise OptionError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
+        return builders[profile]()
+
+    return get_config
+
+
 __all__ = [
-    "PreprocessConfig", "AugmentConfig", "DataConfig", "TrainConfig", "PhantomConfig",
+    "PROFILES", "profile_getter", "PreprocessConfig", "AugmentConfig", "DataConfig", "TrainConfig", "PhantomConfig",
     "to_dict", "from_dict", "override", "config_hash", "field",
 ]

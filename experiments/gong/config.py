@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
-from liverseg.errors import OptionError
+from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: for spec.py)
 
 
 @dataclass(frozen=True)
@@ -168,12 +168,4 @@ def _smoke(paper: GongConfig) -> GongConfig:
     )
 
 
-PROFILES = ("paper", "cpu", "smoke")
-_BUILDERS = {"paper": lambda: _paper(), "cpu": lambda: _cpu(_paper()), "smoke": lambda: _smoke(_paper())}
-
-
-def get_config(profile: str = "paper") -> GongConfig:
-    """Resolved config of a profile: `paper` (the paper's settings), `cpu` (2 CPU cores), `smoke` (tests)."""
-    if profile not in _BUILDERS:
-        raise OptionError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
-    return _BUILDERS[profile]()
+get_config = profile_getter(_paper, _cpu, _smoke)

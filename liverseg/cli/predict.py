@@ -39,7 +39,10 @@ def run(args) -> int:
         raise OptionError(f"--variant {variant}: {spec.name} has {', '.join(spec.variants)}")
     from liverseg.io.volumes import read_volume, write_label_volume
 
+    from liverseg.runner.trained_on import warn_if_trained_on
+
     volume = read_volume(args.input, kind="image")
+    warn_if_trained_on(args.run, volume)
     labels = spec.predictor(args.run, cfg, variant)(volume).labels
     write_label_volume(volume.to_original(labels), volume.original_affine, args.output)
     counts = {name: int((labels == k).sum()) for k, name in ((1, "liver"), (2, "tumour"))}

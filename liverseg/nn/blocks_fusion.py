@@ -68,7 +68,7 @@ def attention_gate(x, gating, inter_channels, *, factor=None, output_projection=
     return y
 
 
-def convlstm_skip_fusion(skip, up, filters, *, bidirectional=False, name):
+def convlstm_skip_fusion(skip, up, filters, *, bidirectional=False, go_backwards=False, name):
     """BCDU-Net skip fusion (Azad et al. 2019): the encoder skip and the up-sampled decoder
     features form a 2-step sequence (skip first) that a ConvLSTM2D(filters, 3) reads.
 
@@ -78,7 +78,8 @@ def convlstm_skip_fusion(skip, up, filters, *, bidirectional=False, name):
     concatenated). When the channel counts differ, `up` is first projected by
     a 1x1 conv to the skip's channels (`{name}_match`). Both inputs must have
     the same, fixed spatial size (ConvLSTM2D cannot be built on unknown
-    sizes). Layers: `{name}_match`, `{name}_skip_step`, `{name}_up_step`, `{name}_stack`,
+    sizes). `go_backwards=True` reads the sequence last step first (the decoder features, then the
+    skip), as BCDU-Net's `BCDU_net_D3` does. Layers: `{name}_match`, `{name}_skip_step`, `{name}_up_step`, `{name}_stack`,
     `{name}_convlstm` (or `{name}_bconvlstm`).
     """
     check_positive(filters, "filters", name=name)
@@ -94,11 +95,11 @@ def convlstm_skip_fusion(skip, up, filters, *, bidirectional=False, name):
              for part, t in (("skip", skip), ("up", up))]
     seq = layers.Concatenate(axis=1, name=f"{name}_stack")(steps)
     if bidirectional:
-        cell = layers.ConvLSTM2D(filters, 3, padding="same", return_sequences=False,
+        cell = layers.ConvLSTM2D(filters, 3, padding="same", return_sequences=False, go_backwards=go_backwards,
                                  name=f"{name}_convlstm")
         return layers.Bidirectional(cell, merge_mode="concat", name=f"{name}_bconvlstm")(seq)
-    return layers.ConvLSTM2D(filters, 3, padding="same", return_sequences=False,
-                             name=f"{name}_convlstm")(seq)
+    return layers.ConvLSTM2D(filters, 3, padding="same", return_sequences=False, go_backwards=go_backwards,
+                             kernel_initializer="he_normal", name=f"{name}_convlstm")(seq)
 
 
 _MODES = {"pool_upsample": "nearest", "pool_bilinear": "bilinear"}

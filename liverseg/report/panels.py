@@ -1,0 +1,57 @@
+"""One CT slice under several methods, side by side: the source, the ground truth, then each method's
+labels filled over the CT (liver green, tumour red), with its slice Dice in the title."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+from matplotlib.colors import ListedColormap
+from matplotlib.figure import Figure
+
+from liverseg.errors import OptionError
+from liverseg.report.plots import save_figure
+
+_LABELS = ListedColormap([(0, 0, 0, 0), (0.1, 0.85, 0.2, 0.45), (0.95, 0.1, 0.1, 0.7)])
+
+
+def _dice(a: np.ndarray, b: np.ndarray) -> float:
+    total = a.sum() + b.sum()
+    return 1.0 if total == 0 else float(2.0 * (a & b).sum() / total)
+
+
+def _show(ax, image: np.ndarray, window) -> None:
+    lo, hi = window
+    ax.imshow(np.clip(image, lo, hi).T[::-1, ::-1], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    ax.set_axis_off()
+
+
+def plot_side_by_side(ct_slice: np.ndarray, truth: np.ndarray, predictions: Mapping[str, np.ndarray], out_png: Path,
+                      title: str = "", window=(-125, 125)) -> Path:
+    """CT (X, Y) in grey (HU `window`), the truth and every prediction (labels 0/1/2, same shape) as
+    filled overlays, shown radiologically (anterior up, the patient's right on the image left)."""
+    ct, truth = np.asarray(ct_slice, dtype=float), np.asarray(truth)
+    shapes = {name: np.asarray(p).shape for name, p in predictions.items()}
+    if ct.ndim != 2 or truth.shape != ct.shape or any(s != ct.shape for s in shapes.values()):
+        raise OptionError(f"plot_side_by_side: slices must be 2-D of one shape: CT {ct.shape}, truth "
+                          f"{truth.shape}, predictions {shapes}")
+    panels = [("source", None), ("ground truth", truth), *predictions.items()]
+    fig = Figure(figsize=(2.6 * len(panels), 3.0), dpi=100, layout="constrained")
+    for ax, (name, labels) in zip(np.atleast_1d(fig.subplots(1, len(panels))), panels):
+        _show(ax, ct, window)
+        if labels is None:
+            ax.set_title(name, fontsize=9)
+            continue
+        labels = np.asarray(labels)
+        ax.imshow(labels.T[::-1, ::-1], cmap=_LABELS, vmin=0, vmax=2, interpolation="nearest")
+        if labels is truth:
+            ax.set_title(name, fontsize=9)
+        else:
+            ax.set_title(f"{name}\nliver {_dice(labels >= 1, truth >= 1):.3f}, tumour "
+                         f"{_dice(labels == 2, truth == 2):.3f}", fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return save_figure(fig, out_png)
+
+
+__all__ = ["plot_side_by_side"]
