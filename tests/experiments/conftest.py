@@ -31,3 +31,13 @@ def gruber_smoke_run(tmp_path_factory, gong_cache_dir):
     run_dir = tmp_path_factory.mktemp("gruber-smoke") / "run"
     assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def li_smoke_run(tmp_path_factory, gong_cache_dir):
+    """A finished Li smoke-profile run (seed 0): the four networks of Table I, on the same cached phantom."""
+    from experiments.li_dalunet.reproduce import main
+
+    run_dir = tmp_path_factory.mktemp("li-smoke") / "run"
+    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
+    return run_dir

@@ -1,0 +1,44 @@
+"""The numbers of Li et al.'s Table I, where they come from, and our four rows beside them."""
+from __future__ import annotations
+
+from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES
+
+TITLE = "Li, Pan, Lin, Deep Learning-Based Liver Cancer Segmentation Using U-net (DALU-Net)"
+
+# Table I, "Dice coefficient". NOTES.md: the four values and names are those of the ablation of
+# Jeong et al., Sci. Rep. 12 (2022), Table 3: whole-liver Dice of a 3D network on 191 private
+# living-donor CTs. They are not a measurement on 3D-IRCADb, and not of these 2D networks.
+_SOURCE = "Li Table I (= Jeong et al. 2022 Table 3: 3D, 191 private donor CTs)"
+TABLE_I = {"unet": 0.822, "aunet": 0.852, "aunet_ds": 0.887, "dalunet": 0.899}
+PAPER_ROWS = [{"method": f"{_SOURCE}: {VARIANT_TITLES[v]}", "liver_dice": TABLE_I[v]} for v in TABLE_ORDER]
+COLUMNS = ("liver_dice_global", "tumour_dice_per_case", "tumour_dice_global", "liver_assd")
+
+
+def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+    label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients, 3D Dice per patient)"
+    rows = []
+    for variant in TABLE_ORDER:
+        values = summary[variant]
+        slice_rows = summary.get("extra", {}).get("rows", {}).get(variant, {})
+        rows.append({"method": f"{label}: {VARIANT_TITLES[variant]}",
+                     "liver_dice": values["liver_dice_per_case"], **{k: values.get(k) for k in COLUMNS},
+                     **slice_rows})
+    return rows
+
+
+def notes(cfg, split: dict) -> list[str]:
+    return [
+        "Li et al.'s Table I is not their own measurement: its four numbers are the whole-liver Dice of the "
+        "ablation in Jeong et al. (Sci. Rep. 2022, Table 3), a 3D network on 191 private living-donor CT "
+        "volumes. Our rows are the four 2D networks trained here on one split and scored by one scorer; the "
+        "paper's column is shown for reference only and compares with a different task and data.",
+        "liver_dice = Dice per patient, 3D, over the test patients (liver including tumour, label >= 1), the "
+        "quantity of Table I; tumour is reported too (the paper reports none). "
+        "tumour_free_slice_specificity = share of the test slices with liver and no tumour on which no tumour "
+        "is predicted (false positives of the tumour channel).",
+        f"U-Net: valid padding, inference by overlap-tile on a {cfg.net.unet_tile} px core with mirror padding; "
+        "AU-Net, AU-Net w/DS and DALU-Net: same padding. Deep-supervision heads are trained with weights "
+        f"{list(cfg.net.ds_weights[:cfg.net.depth])} (main first) and only the main head predicts.",
+        "The 20 3D-IRCADb-01 patients are also LiTS training volumes (about 27-48): never score a model trained "
+        "on LiTS on 3D-IRCADb; `liverseg predict` warns when its input CT was in the run's training data.",
+    ]
