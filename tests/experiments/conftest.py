@@ -41,3 +41,13 @@ def li_smoke_run(tmp_path_factory, gong_cache_dir):
     run_dir = tmp_path_factory.mktemp("li-smoke") / "run"
     assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def liu_smoke_run(tmp_path_factory, gong_cache_dir):
+    """A finished Liu smoke-profile run (seed 0): the six Table I rows we train, on the same cached phantom."""
+    from experiments.liu_crunet.reproduce import main
+
+    run_dir = tmp_path_factory.mktemp("liu-smoke") / "run"
+    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
+    return run_dir

@@ -1,0 +1,53 @@
+"""Liu et al.'s Table I and our rows beside it (LiTS measures of the liver, per case and mean)."""
+from __future__ import annotations
+
+from experiments.liu_crunet.config import TABLE_ORDER, VARIANT_TITLES
+
+TITLE = "Liu et al., CR-U-Net: Cascaded U-Net with Residual Mapping for Liver Segmentation in CT Images"
+
+# Table I (LiTS, ten-fold cross-validation): DICE (%), VOE, RVD, ASSD (mm), MSD (mm). NOTES.md: the VOE
+# column is inconsistent with the Dice column (93.27 % implies VOE 0.126); shown, not cross-checked.
+_TABLE_I = [
+    ("U-Net [12]", "unet", 93.27, 0.076, 0.045, 6.728, 34.378),
+    ("FCN [11]+CRF", None, 94.35, 0.088, 0.082, 5.917, 32.322),
+    ("Liu Z et al. [14]", None, 94.80, None, None, None, None),
+    ("Han X [16]", None, 96.25, 0.023, 0.023, 3.669, 28.178),
+    ("R-U-Net", "runet", 95.76, 0.042, 0.043, 4.473, 28.815),
+    ("CR-U-Net a", "crunet_a", 96.51, 0.036, 0.036, 4.049, 27.493),
+    ("CR-U-Net b", "crunet_b", 96.52, 0.039, 0.039, 3.910, 27.830),
+    ("CR-U-Net c", "crunet_c", 95.42, 0.033, 0.039, 7.447, 33.513),
+    ("CR-U-Net d", "crunet_d", 97.16, 0.023, 0.020, 3.099, 25.628),
+]
+COLUMNS = ("liver_dice", "liver_voe", "liver_rvd", "liver_assd", "liver_msd")
+
+
+def _paper_row(name, variant, *values) -> dict:
+    dice, voe, rvd, assd, msd = values
+    note = "" if variant else " (not reproduced)"
+    return {"method": f"Liu Table I: {name}{note}", "liver_dice": dice / 100.0, "liver_voe": voe,
+            "liver_rvd": rvd, "liver_assd": assd, "liver_msd": msd}
+
+
+PAPER_ROWS = [_paper_row(*row) for row in _TABLE_I]
+
+
+def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+    label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
+    return [{"method": f"{label}: {VARIANT_TITLES[v]}", "liver_dice": summary[v]["liver_dice_per_case"],
+             **{k: summary[v].get(k) for k in COLUMNS[1:]}, "liver_dice_global": summary[v]["liver_dice_global"]}
+            for v in TABLE_ORDER]
+
+
+def notes(cfg, split: dict) -> list[str]:
+    return [
+        "Liu et al. segment the liver only: every score here is the liver's (label >= 1), with the LiTS "
+        "measures per test patient, averaged (DICE = Dice per case; VOE, RVD as fractions; ASSD, MSD in mm).",
+        "Rows FCN+CRF, Liu Z et al. and Han X are the paper's numbers only (not reproduced here).",
+        "Table I's VOE column does not follow from its Dice column (Dice 93.27 % means VOE 0.126, not 0.076): "
+        "compare Dice, ASSD and MSD.",
+        f"Cascades: level 2 reads the CT and level 1's mask (sigmoid > {cfg.level1_threshold}, then opening "
+        f"and closing with a disk of radius {cfg.morphology_radius}; b: the thresholded mask without them). "
+        "Level 1 is the R-U-Net row's network (c: its own level 1 trained with the Dice loss), frozen.",
+        "The paper's figures come from ten-fold cross-validation on LiTS: `python -m experiments.liu_crunet.folds` "
+        "runs the folds and averages them; a single run scores one split.",
+    ]

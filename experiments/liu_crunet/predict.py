@@ -1,0 +1,53 @@
+"""Liu's networks on whole CT volumes (the runner's test volumes and `liverseg predict --run RUN_DIR
+[--variant V]`). Variants: "crunet_d" (default, the method), "unet", "runet", "crunet_a", "crunet_b",
+"crunet_c"; each applies the best checkpoint of its stage (a cascade holds both levels and the
+intermediate processing in one model)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from liverseg.data.preprocess import preprocess_slices
+from liverseg.errors import OptionError
+from liverseg.infer.postprocess import largest_component
+from liverseg.infer.predict import predict_slices, resize_probs
+from liverseg.runner.spec import Prediction
+
+from experiments.liu_crunet.config import VARIANTS, LiuConfig
+
+
+class LiuPredictor:
+    """One trained variant: slices -> liver probability -> labels (liver 1; Liu segments no tumour)."""
+
+    def __init__(self, cfg: LiuConfig, model, variant: str, batch_size: int = 8):
+        self.cfg, self.model, self.variant, self.batch_size = cfg, model, variant, batch_size
+
+    @classmethod
+    def from_run(cls, run_dir, cfg: LiuConfig, variant: str) -> "LiuPredictor":
+        import liverseg.nn.morphology  # noqa: F401  (registers the layer the cascades use)
+        from liverseg.io.checkpoints import load_model
+
+        return cls(cfg, load_model(Path(run_dir) / variant / "best.keras"), variant)
+
+    def probabilities(self, slices: np.ndarray) -> np.ndarray:
+        """(Z, S, S) preprocessed slices -> (Z, S, S, 1) liver probability."""
+        return predict_slices(self.model, np.asarray(slices, np.float32)[..., None], batch_size=self.batch_size)
+
+    def labels(self, probs: np.ndarray) -> np.ndarray:
+        """CHOICE: liver where p >= threshold, its largest 3D connected component (the paper names no
+        post-processing after level 2; slice-wise networks leave stray liver in other organs)."""
+        liver = probs[..., 0] >= self.cfg.threshold
+        return largest_component(liver).astype(np.uint8)
+
+    def __call__(self, volume) -> Prediction:
+        x, y, _ = volume.array.shape
+        probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
+        labels = self.labels(probs)  # (Z, X, Y)
+        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), {"variant": self.variant})
+
+
+def predictor(run_dir, cfg: LiuConfig, variant: str) -> LiuPredictor:
+    if variant not in VARIANTS:
+        raise OptionError(f"liu_crunet has no variant {variant!r}; choose one of {', '.join(VARIANTS)}")
+    return LiuPredictor.from_run(run_dir, cfg, variant)

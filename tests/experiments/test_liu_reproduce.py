@@ -1,0 +1,69 @@
+"""Liu end to end on the smoke profile: the run directory, the Table I rows we train beside the paper's
+(the others marked "not reproduced"), the figures, the regression check, and `liverseg predict`."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+from liverseg.io.atomic import read_json
+from liverseg.runner.expected import compare, run_scores
+
+from experiments.liu_crunet.config import TABLE_ORDER
+from experiments.liu_crunet.spec import PAPER
+
+pytestmark = pytest.mark.slow
+
+
+def test_smoke_run_writes_a_complete_run_directory(liu_smoke_run):
+    run = liu_smoke_run
+    for name in ("report.md", "metrics.json", "done.json", "per_case_boxes.png", "fig3_contours.png"):
+        assert (run / name).is_file(), name
+    split = read_json(run / "split.json")
+    for stage in (*TABLE_ORDER, "runet_dice"):
+        assert (run / stage / "best.keras").is_file(), stage
+    metrics = read_json(run / "metrics.json")
+    assert metrics["default_variant"] == "crunet_d"
+    for variant in TABLE_ORDER:
+        assert read_json(run / "predictions" / variant / "done.json")["cases"] == split["test"]
+        assert metrics[variant]["liver_dice_per_case"] > 0.5  # every row learns the phantom's liver
+
+
+def test_report_puts_table_i_beside_our_rows(liu_smoke_run):
+    rows = [r for r in (liu_smoke_run / "report.md").read_text().splitlines() if r.startswith("|")]
+    header = [c.strip() for c in rows[0].strip("|").split("|")]
+    for column in ("liver_dice", "liver_voe", "liver_rvd", "liver_assd", "liver_msd"):
+        assert column in header
+    for value in ("0.9716", "0.9327", "0.9576"):
+        assert any(r.startswith("| paper |") and value in r for r in rows), value
+    for name in ("FCN [11]+CRF", "Liu Z et al.", "Han X"):
+        assert any(name in r and "not reproduced" in r for r in rows), name
+    ours = [r for r in rows if r.startswith("| ours | liverseg smoke")]
+    assert len(ours) == len(TABLE_ORDER) and any("CR-U-Net d (MDice loss)" in r for r in ours)
+
+
+def test_regression_check_guards_the_stored_scores(liu_smoke_run):
+    expected = read_json(PAPER.expected_path)
+    got = run_scores(PAPER, read_json(liu_smoke_run / "metrics.json"))
+    assert compare(expected, got) == []
+    assert read_json(liu_smoke_run / "done.json")["expected_check"]["ok"]
+    guarded = set(expected["scores"])
+    assert "liver_dice_per_case" in guarded
+    assert all(expected["scores"][k] - expected["tolerance"][k] > 0 for k in guarded)
+    for key in guarded:
+        raised = {**expected, "scores": {**expected["scores"], key: got[key] + 2 * expected["tolerance"][key]}}
+        assert [f.split()[0] for f in compare(raised, got)] == [key]
+
+
+def test_predict_on_a_liu_run(liu_smoke_run, tmp_path):
+    from liverseg.cli.main import main as liverseg
+
+    split = read_json(liu_smoke_run / "split.json")
+    source = Path(read_json(liu_smoke_run / "cache" / "cases" / split["test"][0] / "meta.json")["source_image"])
+    out = tmp_path / "seg.nii.gz"
+    assert liverseg(["predict", "--run", str(liu_smoke_run), "--input", str(source), "--output", str(out),
+                     "--variant", "crunet_b"]) == 0
+    labels = np.asarray(nib.load(out).dataobj)
+    assert labels.shape == nib.load(source).shape and set(np.unique(labels)) == {0, 1}  # liver only
