@@ -2,7 +2,7 @@
 #   make reproduce-gong                          phantom, cpu profile (2 CPU cores, minutes)
 #   make reproduce-gong PROFILE=paper DATA_DIR=/data/lits DATASET=lits GPU=1   (DATASET: lits, msd, ircadb)
 #   make reproduce-gong LITS_DIR=/data/lits      shorthand for DATA_DIR=... DATASET=lits (IRCADB_DIR: ircadb)
-#   make test                                    the test suite CI runs
+#   make test                                    the test suite CI runs (then make test-process)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -15,7 +15,7 @@ REQS := $(if $(filter 1,$(GPU)),requirements-gpu.txt,requirements.txt)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: venv dev test test-fast bench clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
+.PHONY: venv dev test test-process test-fast bench clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
 
 $(VENV)/.runtime-$(GPU): requirements-base.txt $(REQS) setup.cfg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,9 +31,13 @@ $(VENV)/.dev-$(GPU): $(VENV)/.runtime-$(GPU) requirements-dev.txt
 venv: $(VENV)/.runtime-$(GPU)
 dev: $(VENV)/.dev-$(GPU)
 
-# The whole suite, real-data tests included (they read ../shared/data); GPU tests are never run here.
+# The suite, real-data tests included (they read ../shared/data), on two processes (one per test
+# file); GPU tests are never run here. test-process: the whole-run subprocess tests (.ci/run runs both).
 test: $(VENV)/.dev-$(GPU)
-	$(PY) -m pytest -m "not gpu" -q
+	$(PY) -m pytest -m "not gpu and not process" -q -n 2 --dist loadfile
+
+test-process: $(VENV)/.dev-$(GPU)
+	$(PY) -m pytest -m "process and not gpu" -q -n 2 --dist load
 
 test-fast: $(VENV)/.dev-$(GPU)
 	$(PY) -m pytest -m "not gpu and not slow and not realdata" -q

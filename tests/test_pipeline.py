@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+import tensorflow as tf
 
 from liverseg.config import AugmentConfig, DataConfig
 from liverseg.data.cache import SliceCache, slice_rows, write_case, write_manifest
@@ -213,8 +214,11 @@ def test_centred_crop_at_the_image_edge_is_clamped(tmp_path):
     np.testing.assert_array_equal(x[:, 0, :, 0], np.tile(np.arange(S - 10, S) / 64, (3, 1)))  # last 10 columns
     assert (y.reshape(3, -1).sum(axis=1) == 12).all()  # the whole tumour, at the top
     # training: unclamped corner column 25 (+-4 jitter) is clamped to <= 22, so the box starts at 21 or 22
+    # a start of 21 needs the extreme jitter -4 (1 draw in 9): 16 batches of 3 miss it with p < 0.4 %;
+    # the global seed makes the draws independent of the tests run before this one in the process
+    tf.random.set_seed(0)
     starts = set()
-    for seed in range(6):
+    for seed in range(16):
         (x, y), = batches(make_dataset(edge, sel, cfg, training=True, seed=seed, repeat=False))
         for row in x[:, 0, :, 0]:
             c0 = int(round(row[0] * 64))

@@ -107,6 +107,20 @@ def test_linear_schedule_end_points():
     assert float(sched(40)) == pytest.approx(1e-5, rel=1e-5)
 
 
+def test_constant_then_linear_holds_then_decays_and_round_trips():
+    # Bi et al. 2.5 scaled: 6 epochs at 0.0016, then 4 epochs linear from 0.0008 to 0; 10 steps per epoch
+    train = _train(schedule="constant_then_linear", learning_rate=0.0016, step_epochs=6, step_factor=0.5,
+                   final_learning_rate=0.0, epochs=10)
+    sched = make_learning_rate(train, 10)
+    for step, want in ((0, 0.0016), (59, 0.0016), (60, 0.0008), (80, 0.0004), (100, 0.0), (130, 0.0)):
+        assert float(sched(step)) == pytest.approx(want, abs=1e-9), step
+    opt = make_optimizer(train, 10)
+    again = keras.optimizers.deserialize(keras.optimizers.serialize(opt))
+    assert float(again.learning_rate) == pytest.approx(0.0016) and float(again._learning_rate(70)) == pytest.approx(0.0006)
+    with pytest.raises(OptionError, match="step_epochs < train.epochs"):
+        make_learning_rate(_train(schedule="constant_then_linear", step_epochs=10, epochs=10), 10)
+
+
 def test_plateau_schedule_is_a_callback():
     assert schedule_callbacks(_train(schedule="constant")) == []
     (cb,) = schedule_callbacks(_train(schedule="plateau", step_factor=0.2, plateau_patience=3))

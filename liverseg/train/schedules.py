@@ -17,13 +17,16 @@ def make_learning_rate(train: TrainConfig, steps_per_epoch: int | None):
       so it continues correctly after a resume that restores the iteration count).
     - "linear": PolynomialDecay (power 1) from `learning_rate` to `final_learning_rate` over
       `epochs * steps_per_epoch` optimizer steps.
+    - "constant_then_linear": `learning_rate` for the first `step_epochs` epochs, then linear from
+      `learning_rate * step_factor` to `final_learning_rate` over the remaining epochs (Bi et al. 2.5:
+      0.0016 for 60 epochs, then 40 epochs from 0.0008), a `ConstantThenLinear`.
     """
     lr = float(train.learning_rate)
     if train.schedule in ("constant", "plateau"):
         return lr
-    if train.schedule not in ("step", "linear"):
+    if train.schedule not in ("step", "linear", "constant_then_linear"):
         raise OptionError(f"train.schedule: unknown schedule {train.schedule!r} "
-                          "(expected constant, step, linear or plateau)")
+                          "(expected constant, step, linear, constant_then_linear or plateau)")
     if not steps_per_epoch or steps_per_epoch <= 0:
         raise OptionError(f"train.schedule={train.schedule!r} needs the number of steps per epoch; "
                           "set train.steps_per_epoch (the training data has no known length)")
@@ -33,9 +36,36 @@ def make_learning_rate(train: TrainConfig, steps_per_epoch: int | None):
         return keras.optimizers.schedules.ExponentialDecay(
             lr, decay_steps=int(train.step_epochs * steps_per_epoch),
             decay_rate=float(train.step_factor), staircase=True)
+    if train.schedule == "constant_then_linear":
+        if not 0 < train.step_epochs < train.epochs:
+            raise OptionError(f"train.schedule='constant_then_linear' needs 0 < train.step_epochs < train.epochs "
+                              f"(got step_epochs={train.step_epochs}, epochs={train.epochs})")
+        return ConstantThenLinear(lr, int(train.step_epochs * steps_per_epoch), lr * float(train.step_factor),
+                                  int((train.epochs - train.step_epochs) * steps_per_epoch),
+                                  float(train.final_learning_rate))
     return keras.optimizers.schedules.PolynomialDecay(
         lr, decay_steps=int(max(train.epochs, 1) * steps_per_epoch),
         end_learning_rate=float(train.final_learning_rate), power=1.0)
+
+
+@keras.saving.register_keras_serializable(package="liverseg")
+class ConstantThenLinear(keras.optimizers.schedules.LearningRateSchedule):
+    """`constant` for `hold_steps` optimizer steps, then linear from `start` to `end` over `decay_steps`
+    (then `end`). Counts optimizer steps, so a resume that restores the iteration count continues it."""
+
+    def __init__(self, constant: float, hold_steps: int, start: float, decay_steps: int, end: float = 0.0):
+        self.constant, self.hold_steps, self.start = float(constant), int(hold_steps), float(start)
+        self.decay_steps, self.end = max(int(decay_steps), 1), float(end)
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32")
+        done = keras.ops.clip((step - self.hold_steps) / self.decay_steps, 0.0, 1.0)
+        linear = self.start + (self.end - self.start) * done
+        return keras.ops.where(step < self.hold_steps, self.constant, linear)
+
+    def get_config(self) -> dict:
+        return {"constant": self.constant, "hold_steps": self.hold_steps, "start": self.start,
+                "decay_steps": self.decay_steps, "end": self.end}
 
 
 def schedule_callbacks(train: TrainConfig) -> list:
@@ -49,4 +79,4 @@ def schedule_callbacks(train: TrainConfig) -> list:
         patience=int(train.plateau_patience), verbose=1)]
 
 
-__all__ = ["make_learning_rate", "schedule_callbacks"]
+__all__ = ["make_learning_rate", "schedule_callbacks", "ConstantThenLinear"]

@@ -1,6 +1,8 @@
-"""One smoke run of Gong shared by the end-to-end tests (phantom cached under a session temp dir)."""
+"""One smoke run per paper, shared by its end-to-end tests, all on one cached phantom (a session
+temp dir), and the regression check every paper's tests apply to its run."""
 from __future__ import annotations
 
+import importlib
 import os
 
 import pytest
@@ -13,41 +15,31 @@ def gong_cache_dir(tmp_path_factory):
     return path
 
 
-@pytest.fixture(scope="session")
-def gong_smoke_run(tmp_path_factory, gong_cache_dir):
-    """A finished smoke-profile run (seed 0)."""
-    from experiments.gong.reproduce import main
-
-    run_dir = tmp_path_factory.mktemp("gong-smoke") / "run"
+def _smoke_run(paper: str, tmp_path_factory):
+    """A finished smoke-profile run (seed 0) of `paper`, through its `reproduce.main`."""
+    main = importlib.import_module(f"experiments.{paper}.reproduce").main
+    run_dir = tmp_path_factory.mktemp(f"{paper}-smoke") / "run"
     assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def gong_smoke_run(tmp_path_factory, gong_cache_dir):
+    return _smoke_run("gong", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def gruber_smoke_run(tmp_path_factory, gong_cache_dir):
-    """A finished Gruber smoke-profile run (seed 0), on the same cached phantom."""
-    from experiments.gruber.reproduce import main
-
-    run_dir = tmp_path_factory.mktemp("gruber-smoke") / "run"
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
-    return run_dir
+    return _smoke_run("gruber", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def li_smoke_run(tmp_path_factory, gong_cache_dir):
-    """A finished Li smoke-profile run (seed 0): the four networks of Table I, on the same cached phantom."""
-    from experiments.li_dalunet.reproduce import main
-
-    run_dir = tmp_path_factory.mktemp("li-smoke") / "run"
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
-    return run_dir
+    """The four networks of Li's Table I."""
+    return _smoke_run("li_dalunet", tmp_path_factory)
 
 
 @pytest.fixture(scope="session")
 def liu_smoke_run(tmp_path_factory, gong_cache_dir):
-    """A finished Liu smoke-profile run (seed 0): the six Table I rows we train, on the same cached phantom."""
-    from experiments.liu_crunet.reproduce import main
-
-    run_dir = tmp_path_factory.mktemp("liu-smoke") / "run"
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
-    return run_dir
+    """The six rows of Liu's Table I we train."""
+    return _smoke_run("liu_crunet", tmp_path_factory)

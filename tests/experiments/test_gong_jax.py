@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 
 from liverseg.io.atomic import read_json
+from tests.experiments.short_runs import gong_short
 
 REPO = Path(__file__).resolve().parents[2]
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 pytest.importorskip("jax", reason="jax[cpu] is in requirements-dev.txt; this checks the JAX backend")
 
 
@@ -26,7 +27,7 @@ def _jax_env(cache_dir) -> dict:
 def test_gong_smoke_one_epoch_under_jax_then_predict(tmp_path, gong_cache_dir):
     run = tmp_path / "jax-run"
     cmd = [sys.executable, "-m", "experiments.gong.reproduce", "--profile", "smoke", "--run-dir", str(run),
-           *[f"--set={s}_train.epochs=1" for s in ("coarse", "fine", "fine_whole")]]
+           *gong_short(1)]
     result = subprocess.run(cmd, cwd=REPO, env=_jax_env(gong_cache_dir), capture_output=True, text=True,
                             timeout=900)
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

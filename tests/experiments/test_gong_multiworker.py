@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 
 from liverseg.io.atomic import read_json
+from tests.experiments.short_runs import gong_short
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("coarse", "fine", "fine_whole")
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.process]
 
 
 def _free_ports(n: int) -> list[int]:
@@ -38,7 +39,7 @@ def test_gong_smoke_multiworker_two_epochs_same_weights_one_run_directory(tmp_pa
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     runs, run = tmp_path / "runs", tmp_path / "runs" / "gong-mw"
     cmd = [sys.executable, "-m", "experiments.gong.reproduce", "--profile", "smoke", "--run-dir", str(run),
-           *[f"--set={s}_train.epochs=2" for s in STAGES]]
+           *gong_short(2)]
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}

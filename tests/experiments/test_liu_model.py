@@ -79,12 +79,13 @@ def test_cascade_freezes_level_1_and_feeds_level_2_the_ct_and_the_mask(tmp_path)
     cfg = get_config("smoke")
     cascade = build_cascade(cfg, cfg.net.level2_blocks, True, "crunet_d")
     assert not cascade.get_layer(LEVEL1).trainable and cascade.get_layer("level2").trainable
-    assert cascade.get_layer("level2").input_shape == (None, 64, 64, 2)
+    size = cfg.preprocess.size
+    assert cascade.get_layer("level2").input_shape == (None, size, size, 2)
     by_name = {s.name: s for s in stages(cfg)}
     assert by_name["crunet_d"].init_from == {LEVEL1: "runet"} and by_name["crunet_c"].init_from == {LEVEL1: "runet_dice"}
     cascade.save(tmp_path / "c.keras")
     loaded = keras.saving.load_model(tmp_path / "c.keras", safe_mode=True, compile=False)
-    x = np.random.default_rng(0).random((1, 64, 64, 1), dtype=np.float32)
+    x = np.random.default_rng(0).random((1, size, size, 1), dtype=np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(cascade(x)), atol=1e-6)
 
 
