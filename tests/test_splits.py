@@ -105,3 +105,15 @@ def test_interleaved_validation_blocks_cover_the_whole_case():
     train = set(split.train.slice_index)
     assert not train & set(held) and 31 not in train and 40 not in train  # the gap either side
     assert "every 5th block of 8 slices" in split.note
+
+
+@pytest.mark.parametrize("depth, held", [(16, [12, 13, 14]), (3, [2])])
+def test_interleaved_validation_holds_out_slices_of_a_short_case(depth, held):
+    """A 16-slice DICOM slab: blocks of 8 with period 5 would hold out nothing (and the stage would
+    validate on no slice); the blocks shrink to 3 slices, or the last slice is held out."""
+    from liverseg.data.splits import split_slices_within
+
+    manifest = pd.DataFrame([dict(case_id="c1", patient_id="p1", slice_index=k, liver_pixels=1, tumour_pixels=0)
+                             for k in range(depth)])
+    split = split_slices_within(manifest, 0.2, 0.0, seed=0, gap=0, interleave=8)
+    assert sorted(split.val.slice_index) == held and len(split.train) == depth - len(split.val)

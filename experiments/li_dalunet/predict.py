@@ -11,10 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg.data.preprocess import preprocess_slices
 from liverseg.infer.postprocess import largest_component
-from liverseg.infer.predict import labels_from_probs, predict_slices, resize_probs
-from liverseg.runner.spec import Prediction
+from liverseg.infer.predict import labels_from_probs, predict_slices
+from liverseg.runner.slice_predictor import SlicePredictor
 
 from experiments.li_dalunet.config import VARIANTS, LiConfig
 from experiments.li_dalunet.model import UNET_CORE, build_unet_tile
@@ -29,12 +28,11 @@ def load_variant(run_dir, variant: str):
     return load_model(Path(run_dir) / variant / "best.keras")
 
 
-class LiPredictor:
+class LiPredictor(SlicePredictor):
     """One trained variant: slices -> probabilities of `cfg.outputs` -> LiTS labels."""
 
     def __init__(self, cfg: LiConfig, model, variant: str, batch_size: int = 8):
-        self.cfg, self.variant, self.batch_size = cfg, variant, batch_size
-        self.model = model
+        super().__init__(cfg, model, variant, batch_size)
         self.tile = None
         if variant == "unet":  # III-C: the 572 x 572 -> 388 x 388 core with the trained weights
             self.tile = build_unet_tile(cfg)
@@ -65,11 +63,6 @@ class LiPredictor:
         labels[~largest_component(labels >= 1)] = 0
         return labels
 
-    def __call__(self, volume) -> Prediction:
-        x, y, _ = volume.array.shape
-        probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
-        labels = self.labels(probs)  # (Z, X, Y)
-        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), {"variant": self.variant})
 
 
 def predictor(run_dir, cfg: LiConfig, variant: str) -> LiPredictor:

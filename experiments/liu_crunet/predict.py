@@ -8,20 +8,16 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg.data.preprocess import preprocess_slices
 from liverseg.errors import OptionError
 from liverseg.infer.postprocess import largest_component
-from liverseg.infer.predict import predict_slices, resize_probs
-from liverseg.runner.spec import Prediction
+from liverseg.infer.predict import predict_slices
+from liverseg.runner.slice_predictor import SlicePredictor
 
 from experiments.liu_crunet.config import VARIANTS, LiuConfig
 
 
-class LiuPredictor:
+class LiuPredictor(SlicePredictor):
     """One trained variant: slices -> liver probability -> labels (liver 1; Liu segments no tumour)."""
-
-    def __init__(self, cfg: LiuConfig, model, variant: str, batch_size: int = 8):
-        self.cfg, self.model, self.variant, self.batch_size = cfg, model, variant, batch_size
 
     @classmethod
     def from_run(cls, run_dir, cfg: LiuConfig, variant: str) -> "LiuPredictor":
@@ -40,11 +36,6 @@ class LiuPredictor:
         liver = probs[..., 0] >= self.cfg.threshold
         return largest_component(liver).astype(np.uint8)
 
-    def __call__(self, volume) -> Prediction:
-        x, y, _ = volume.array.shape
-        probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
-        labels = self.labels(probs)  # (Z, X, Y)
-        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), {"variant": self.variant})
 
 
 def predictor(run_dir, cfg: LiuConfig, variant: str) -> LiuPredictor:

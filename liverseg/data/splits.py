@@ -138,10 +138,14 @@ def _block(rows: pd.DataFrame, fraction: float, used: np.ndarray, rng: np.random
 
 def _interleaved(rows: pd.DataFrame, fraction: float, block: int, gap: int) -> tuple[np.ndarray, np.ndarray]:
     """(held out, used) masks: every round(1 / fraction)-th block of `block` slices through the whole case,
-    and those blocks widened by `gap` slices each side."""
+    and those blocks widened by `gap` slices each side. A case shorter than `period` blocks gets shorter
+    blocks (at least one held out); one shorter than `period` slices holds out its last slice."""
     period = max(2, round(1.0 / fraction))
     index = np.arange(len(rows))
+    block = max(1, min(int(block), len(rows) // period))
     held = (index // block) % period == period - 1
+    if not held.any() and len(rows) > 1:
+        held[-1] = True
     used = held.copy()
     for i in np.flatnonzero(held):
         used[max(0, i - gap):i + gap + 1] = True

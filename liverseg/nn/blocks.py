@@ -119,11 +119,16 @@ def unet_decoder_stage(x, skip, filters, *, padding="same", upsample="transpose"
 
 
 def _shortcut(x, filters, strides, *, batch_norm, name):
-    """Identity when shape is kept, otherwise a 1x1 (strided) projection (`{name}_proj`)."""
+    """Identity when shape is kept, otherwise a 1x1 (strided) projection (`{name}_proj`).
+
+    A stride is applied as 1x1 subsampling (`{name}_proj_pool`) before the 1x1 convolution, the same
+    function as a strided 1x1 convolution: TensorFlow 2.21's oneDNN kernels abort ("double free or
+    corruption") in the backward pass of a strided 1x1 convolution on some input sizes (48, 64, 88)."""
     if strides == 1 and _channels(x) == filters:
         return x
-    s = layers.Conv2D(filters, 1, strides=strides, use_bias=not batch_norm,
-                      kernel_initializer="he_normal", name=f"{name}_proj")(x)
+    if strides != 1:
+        x = layers.MaxPooling2D(1, strides=strides, padding="same", name=f"{name}_proj_pool")(x)
+    s = layers.Conv2D(filters, 1, use_bias=not batch_norm, kernel_initializer="he_normal", name=f"{name}_proj")(x)
     if batch_norm:
         s = layers.BatchNormalization(name=f"{name}_proj_bn")(s)
     return s

@@ -43,3 +43,9 @@ def li_smoke_run(tmp_path_factory, gong_cache_dir):
 def liu_smoke_run(tmp_path_factory, gong_cache_dir):
     """The six rows of Liu's Table I we train."""
     return _smoke_run("liu_crunet", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def bi_smoke_run(tmp_path_factory, gong_cache_dir):
+    """The four Table 2 rows we run (three trainings)."""
+    return _smoke_run("bi_cascaded_resnet", tmp_path_factory)

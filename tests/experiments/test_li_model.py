@@ -155,7 +155,7 @@ def test_deeply_supervised_networks_predict_with_their_main_head():
 
 
 def test_labels_keep_tumour_inside_the_largest_liver():
-    from experiments.li_dalunet.slice_scores import specificity
+    from liverseg.runner.slice_scores import specificity
 
     cfg = tiny()
     probs = np.zeros((4, 16, 16, 2), np.float32)

@@ -1,18 +1,17 @@
-"""A slice-level tumour score of Li's variants on the test volumes, beside the LiTS volume scores.
+"""A slice-level tumour score of a run's variants on the test volumes, beside the LiTS volume scores.
 
 `tumour_free_slice_specificity`: over the test patients' axial slices that hold liver and no tumour in
 the truth, the fraction on which the variant predicts no tumour voxel. It measures the tumour channel's
-false positives where the volume Dice cannot (a patient's Dice mixes them with its lesions); on the
-smoke profile, whose networks learn no phantom tumour in seconds, it is the tumour score the regression
-check can guard (it drops when a wrong channel or head is read as tumour, or the threshold breaks).
+false positives where the volume Dice cannot (a patient's Dice mixes them with its lesions); on smoke
+profiles whose networks learn no phantom tumour in seconds (Li, Bi) it is the tumour score the
+regression check can guard (it drops when a wrong channel or head is read as tumour, or the threshold
+breaks).
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-
-from experiments.li_dalunet.config import TABLE_ORDER
 
 SPECIFICITY = "tumour_free_slice_specificity"
 
@@ -35,16 +34,19 @@ def specificity(cases: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return clean / total if total else float("nan")
 
 
-def variant_scores(cache, split: dict, run_dir: Path) -> dict[str, dict[str, float]]:
-    """{variant: {SPECIFICITY: value}} over the test patients."""
+def variant_scores(cache, split: dict, run_dir: Path, variants) -> dict[str, dict[str, float]]:
+    """{variant: {SPECIFICITY: value}} over the test patients, for each of `variants`."""
     from liverseg.io.volumes import read_volume
     from liverseg.runner.data import read_source_case
     from liverseg.runner.predictions import prediction_path
 
     truths = {c: np.asarray(read_source_case(cache, c).label.array) for c in split["test"]}
     out = {}
-    for variant in TABLE_ORDER:
+    for variant in variants:
         pairs = [(truth, np.asarray(read_volume(prediction_path(run_dir, variant, c), kind="label").array))
                  for c, truth in truths.items()]
         out[variant] = {SPECIFICITY: specificity(pairs)}
     return out
+
+
+__all__ = ["SPECIFICITY", "tumour_free_slices", "specificity", "variant_scores"]

@@ -1,0 +1,21 @@
+"""Bi's extra evaluation: Fig. 3 (one test slice: the source, the truth and every row's prediction) and
+the slice-level lesion score of every row (`liverseg.runner.slice_scores`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from experiments.bi_cascaded_resnet.config import VARIANT_TITLES, VARIANTS, BiConfig
+
+FIGURE = "fig3_side_by_side.png"
+PANEL_ORDER = ("vgg_fcn", "resnet", "cascade", "cascade_ms")
+
+
+def extra_evaluation(cache, cfg: BiConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
+    """Fig. 3 on the median test patient of the default variant, at its slice with the most lesion."""
+    from liverseg.runner.figures import variants_side_by_side
+    from liverseg.runner.slice_scores import variant_scores
+
+    fig3, image = variants_side_by_side(cache, split, run_dir, {v: VARIANT_TITLES[v] for v in PANEL_ORDER},
+                                        VARIANTS[0], run_dir / FIGURE, "Fig. 3", cfg.preprocess.window)
+    rows = variant_scores(cache, split, run_dir, PANEL_ORDER)
+    return {"fig3": fig3, "rows": rows, "scores": rows[VARIANTS[0]]}, [image]

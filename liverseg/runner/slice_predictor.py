@@ -1,0 +1,35 @@
+"""The whole-volume predictor of a paper whose networks read whole axial slices (Li, Liu, Bi): each
+slice preprocessed as in training, the network's probabilities resized back to the CT's in-plane size,
+turned into labels, returned in the canonical (X, Y, Z) layout. A paper supplies `probabilities` and
+`labels`; crop cascades (Gong) and 2D slice protocols (Gruber) keep their own `__call__`."""
+from __future__ import annotations
+
+import numpy as np
+
+from liverseg.data.preprocess import preprocess_slices
+from liverseg.infer.predict import resize_probs
+from liverseg.runner.spec import Prediction
+
+
+class SlicePredictor:
+    """`cfg.preprocess` is the paper's slice recipe; `variant` is recorded with every case."""
+
+    def __init__(self, cfg, model, variant: str, batch_size: int = 8):
+        self.cfg, self.model, self.variant, self.batch_size = cfg, model, variant, batch_size
+
+    def probabilities(self, slices: np.ndarray) -> np.ndarray:
+        """(Z, S, S) preprocessed slices -> (Z, S, S, K) probabilities."""
+        raise NotImplementedError
+
+    def labels(self, probs: np.ndarray) -> np.ndarray:
+        """(Z, X, Y, K) probabilities -> (Z, X, Y) labels 0 / 1 / 2."""
+        raise NotImplementedError
+
+    def __call__(self, volume) -> Prediction:
+        x, y, _ = volume.array.shape
+        probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
+        labels = self.labels(probs)  # (Z, X, Y)
+        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), {"variant": self.variant})
+
+
+__all__ = ["SlicePredictor"]
