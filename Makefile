@@ -2,6 +2,8 @@
 #   make reproduce-gong                          phantom, cpu profile (2 CPU cores, minutes)
 #   make reproduce-gong PROFILE=paper DATA_DIR=/data/lits DATASET=lits GPU=1   (DATASET: lits, msd, ircadb)
 #   make reproduce-gong LITS_DIR=/data/lits      shorthand for DATA_DIR=... DATASET=lits (IRCADB_DIR: ircadb)
+#   make compare                                 every paper's default variant on one test set (phantom, cpu)
+#   make compare PROFILE=paper LITS_DIR=/data/lits GPU=1   the same on LiTS (COMPARE_DIR: where it goes)
 #   make test                                    the test suite CI runs (then make test-process)
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
@@ -15,7 +17,9 @@ REQS := $(if $(filter 1,$(GPU)),requirements-gpu.txt,requirements.txt)
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: venv dev test test-process test-fast bench clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
+COMPARE_DIR ?= compare
+
+.PHONY: venv dev test test-process test-fast bench compare clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
 
 $(VENV)/.runtime-$(GPU): requirements-base.txt $(REQS) setup.cfg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -52,6 +56,9 @@ $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
 $(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
 	@test -f experiments/$*/spec.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
 	$(PY) -m liverseg.runner.record_expected $* --update
+
+compare: $(VENV)/.runtime-$(GPU)
+	$(PY) -m liverseg.cli.main compare --profile $(PROFILE) --seed $(SEED) --out $(COMPARE_DIR) $(DATA_ARGS)
 
 bench: $(VENV)/.dev-$(GPU)
 	$(PY) benchmarks/pipeline.py

@@ -54,7 +54,8 @@ def calibrate(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> None:
         return
     images, labels = table_slices(cache, split, "val", cfg)
     thresholds = {}
-    for stage in chained_stages(cfg):
+    # every chained model the run trained (`liverseg compare` trains the default variant's only)
+    for stage in [s for s in chained_stages(cfg) if (Path(run_dir) / s / "best.keras").is_file()]:
         probs = GruberPredictor.from_stage(run_dir, cfg, stage).probabilities(images)
         thresholds[stage] = youden_threshold(probs[..., 1], labels == 2)
     atomic_write_json(path, {"criterion": cfg.tumour_threshold, "slices": len(images), **thresholds})

@@ -11,6 +11,8 @@ TITLE = "Li, Pan, Lin, Deep Learning-Based Liver Cancer Segmentation Using U-net
 _SOURCE = "Li Table I (= Jeong et al. 2022 Table 3: 3D, 191 private donor CTs)"
 TABLE_I = {"unet": 0.822, "aunet": 0.852, "aunet_ds": 0.887, "dalunet": 0.899}
 PAPER_ROWS = [{"method": f"{_SOURCE}: {VARIANT_TITLES[v]}", "liver_dice": TABLE_I[v]} for v in TABLE_ORDER]
+# DALU-Net's Table I value, for `liverseg compare`; NOTES.md: it is Jeong et al.'s 3D liver Dice.
+CLAIMED = {"data": _SOURCE, "liver_dice_per_case": TABLE_I["dalunet"]}
 COLUMNS = ("liver_dice_global", "tumour_dice_per_case", "tumour_dice_global", "liver_assd")
 
 

@@ -19,6 +19,9 @@ _TABLE_I = [
     ("CR-U-Net d", "crunet_d", 97.16, 0.023, 0.020, 3.099, 25.628),
 ]
 COLUMNS = ("liver_dice", "liver_voe", "liver_rvd", "liver_assd", "liver_msd")
+# CR-U-Net d, for `liverseg compare` (Table I, LiTS, ten-fold cross-validation)
+CLAIMED = {"data": "Liu Table I: LiTS, ten-fold cross-validation (liver only)", "liver_dice_per_case": 0.9716,
+           "liver_voe": 0.023, "liver_rvd": 0.020, "liver_assd": 3.099, "liver_msd": 25.628}
 
 
 def _paper_row(name, variant, *values) -> dict:

@@ -5,6 +5,7 @@
     liverseg predict   --run RUN_DIR --input CT --output SEG.nii.gz
     liverseg phantom   --output DIR --cases N --seed S [--size 512]
     liverseg reproduce PAPER [--profile cpu] [--data-dir DIR --dataset lits|msd|ircadb] [--run-dir DIR]
+    liverseg compare   [--profile cpu] [--papers a,b] [--out compare] [--data-dir DIR --dataset lits]
 
 Every error a user can cause ends as one line on stderr and exit status 2.
 """
@@ -23,9 +24,10 @@ COMMANDS = {
     "predict": ("liverseg.cli.predict", "segment a CT volume with a trained run's whole pipeline"),
     "phantom": ("liverseg.cli.phantom", "write the synthetic CT phantom (LiTS naming)"),
     "reproduce": ("liverseg.cli.reproduce", "reproduce a paper end to end (same options as python -m experiments.<paper>.reproduce)"),
+    "compare": ("liverseg.cli.compare", "every paper's default variant on one common split and test set"),
 }
 # commands that load Keras (a paper package, a model): TensorFlow starts with its C++ notices muted
-NEEDS_TENSORFLOW = {"predict", "prep", "reproduce"}
+NEEDS_TENSORFLOW = {"predict", "prep", "reproduce", "compare"}
 
 
 def build_parser() -> argparse.ArgumentParser:

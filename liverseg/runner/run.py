@@ -79,6 +79,24 @@ def _initialised(stage, run_dir: Path):
     return build
 
 
+def stages_for(spec, cfg, variants) -> list:
+    """The training stages `variants` need, in the paper's order: the stages their predictors load
+    (`spec.variant_stages`) and, transitively, the stages those warm-start from."""
+    stages = list(spec.stages(cfg))
+    if spec.variant_stages is None:
+        return stages
+    by_name = {s.name: s for s in stages}
+    needed, todo = set(), [name for v in variants for name in spec.variant_stages(cfg, v)]
+    while todo:
+        name = todo.pop()
+        if name not in by_name:
+            raise ValueError(f"{spec.name}: variant_stages names {name!r}, which is not a stage")
+        if name not in needed:
+            needed.add(name)
+            todo.extend(by_name[name].init_from.values())
+    return [s for s in stages if s.name in needed]
+
+
 def dry_run(spec, cfg) -> int:
     for stage in spec.stages(cfg):
         print(f"\n== {stage.name} ==")
@@ -159,4 +177,4 @@ def reproduce(spec, argv=None) -> int:
                        lambda args: run(spec, args), argv, f"Reproduce {spec.title} end to end.", tensorflow=True)
 
 
-__all__ = ["run", "reproduce", "train_stage", "choose_run_dir", "finish"]
+__all__ = ["run", "reproduce", "train_stage", "stages_for", "choose_run_dir", "finish"]

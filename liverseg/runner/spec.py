@@ -81,6 +81,15 @@ class PaperSpec:
     calibrate: Callable[..., None] | None = None
     extra_evaluation: Callable[..., tuple[dict, list]] | None = None
     overlay_column: str = "tumour_dice"
+    # variant_stages(cfg, variant) -> the stages whose checkpoints the variant's predictor loads (the
+    # runner adds the stages they warm-start from); None: every stage. `liverseg compare` trains only
+    # the default variant's stages.
+    variant_stages: Callable[[Any, str], tuple[str, ...]] | None = None
+    # the paper's own headline numbers for its method (the default variant), under our metric keys
+    # where the measure is the same: {"data": where they were measured, "<key>": value, ...}
+    claimed: dict = field(default_factory=dict)
+    # what the method segments: ("liver",) for a liver-only paper (its tumour scores are not shown)
+    structures: tuple[str, ...] = ("liver", "tumour")
     expected_keys: tuple[str, ...] = ("liver_dice_per_case", "liver_dice_global",
                                       "tumour_dice_per_case", "tumour_dice_global")
 

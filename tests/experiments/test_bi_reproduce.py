@@ -13,6 +13,7 @@ from liverseg.io.atomic import read_json
 from experiments.bi_cascaded_resnet.config import VARIANTS
 from experiments.bi_cascaded_resnet.spec import PAPER
 from tests.experiments.regression import assert_guarded, raised
+from tests.experiments.notebooks import check_inspection_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +72,7 @@ def test_predict_on_a_bi_run_with_each_variant(bi_smoke_run, tmp_path):
     stored = np.asarray(nib.load(prediction_path(bi_smoke_run, "cascade_ms", split["test"][0])).dataobj)
     # the CLI runs the runner's predictor: the same voxel counts as the stored test prediction
     assert (default >= 1).sum() > 0 and [(default == k).sum() for k in (1, 2)] == [(stored == k).sum() for k in (1, 2)]
+
+
+def test_inspection_notebook_executes_against_the_run(bi_smoke_run):
+    check_inspection_notebook(bi_smoke_run)

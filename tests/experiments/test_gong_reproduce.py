@@ -16,6 +16,7 @@ from liverseg.io.atomic import read_json
 from experiments.gong.reproduce import main
 from experiments.gong.spec import PAPER
 from tests.experiments.regression import assert_guarded
+from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.short_runs import gong_short
 
 KEYS = PAPER.expected_keys
@@ -126,16 +127,8 @@ def test_predict_cli_on_real_ct(gong_smoke_run, shared_data, tmp_path):
     assert nib.load(out).shape == nib.load(ct).shape
 
 
-def test_notebook_executes_against_a_smoke_run(gong_smoke_run):
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(REPO / "notebooks" / "inspect_predictions.ipynb", as_version=4)
-    os.environ["LIVERSEG_RUN"] = str(gong_smoke_run)
-    NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(REPO)}}).execute()
-    outputs = [o for cell in nb.cells if cell.cell_type == "code" for o in cell.get("outputs", [])]
-    assert not [o for o in outputs if o.get("output_type") == "error"]
-    assert any(o.get("output_type") == "display_data" for o in outputs)  # figures were drawn
+def test_inspection_notebook_executes_against_the_run(gong_smoke_run):
+    check_inspection_notebook(gong_smoke_run)
 
 
 @pytest.mark.process

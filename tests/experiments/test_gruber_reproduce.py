@@ -15,6 +15,7 @@ from liverseg.io.atomic import read_json
 from experiments.gruber.reproduce import main
 from experiments.gruber.spec import PAPER
 from tests.experiments.regression import assert_guarded
+from tests.experiments.notebooks import check_inspection_notebook
 
 REPO = Path(__file__).resolve().parents[2]
 # the smoke profile sweeps alpha 0.02 and balanced (both code paths); the paper's four are in the cpu profile
@@ -82,3 +83,7 @@ def test_predict_on_a_gruber_run(gruber_smoke_run, tmp_path):
     labels = np.asarray(nib.load(out).dataobj)
     assert labels.shape == nib.load(source).shape and set(np.unique(labels)) <= {0, 1, 2}
     assert (labels >= 1).any()
+
+
+def test_inspection_notebook_executes_against_the_run(gruber_smoke_run):
+    check_inspection_notebook(gruber_smoke_run)

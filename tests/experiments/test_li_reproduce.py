@@ -16,6 +16,7 @@ from experiments.li_dalunet.config import TABLE_ORDER
 from experiments.li_dalunet.reproduce import main
 from experiments.li_dalunet.spec import PAPER
 from tests.experiments.regression import assert_guarded, raised
+from tests.experiments.notebooks import check_inspection_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -92,3 +93,7 @@ def test_predict_warns_on_a_ct_the_run_trained_on(li_smoke_run, tmp_path):
     meta = read_json(li_smoke_run / "cache" / "cases" / split["train"][0] / "meta.json")
     with pytest.warns(LeakageWarning, match=split["train"][0]):
         assert _predict(li_smoke_run, Path(meta["source_image"]), tmp_path / "seg.nii.gz") == 0
+
+
+def test_inspection_notebook_executes_against_the_run(li_smoke_run):
+    check_inspection_notebook(li_smoke_run)

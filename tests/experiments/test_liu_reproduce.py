@@ -13,6 +13,7 @@ from liverseg.io.atomic import read_json
 from experiments.liu_crunet.config import TABLE_ORDER
 from experiments.liu_crunet.spec import PAPER
 from tests.experiments.regression import assert_guarded
+from tests.experiments.notebooks import check_inspection_notebook
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +60,7 @@ def test_predict_on_a_liu_run(liu_smoke_run, tmp_path):
                      "--variant", "crunet_b"]) == 0
     labels = np.asarray(nib.load(out).dataobj)
     assert labels.shape == nib.load(source).shape and set(np.unique(labels)) == {0, 1}  # liver only
+
+
+def test_inspection_notebook_executes_against_the_run(liu_smoke_run):
+    check_inspection_notebook(liu_smoke_run)

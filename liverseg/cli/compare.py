@@ -1,0 +1,40 @@
+"""`liverseg compare [--profile cpu] [--papers a,b] [--out compare] [--data-dir DIR --dataset lits]`:
+every paper's default variant on one common patient split, scored on the same test volumes."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from liverseg.errors import OptionError
+
+
+def configure(parser) -> None:
+    parser.add_argument("--profile", default="cpu", choices=("paper", "cpu", "smoke"),
+                        help="cpu (default: the phantom on 2 CPU cores), paper (real data on a GPU), smoke (tests)")
+    parser.add_argument("--papers", default="", help="comma-separated papers (default: all registered)")
+    parser.add_argument("--out", type=Path, default=Path("compare"),
+                        help="folder of the comparison: split.json, runs/, report.md, metrics.json, figures")
+    parser.add_argument("--data-dir", type=Path, help="real dataset folder; default: the phantom")
+    parser.add_argument("--dataset", choices=("lits", "msd", "ircadb"), help="layout of --data-dir (default lits)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the common split and of every training")
+    parser.add_argument("--test-fraction", type=float, default=0.25, help="share of the patients tested (0.25)")
+    parser.add_argument("--val-fraction", type=float, default=0.15, help="share of the patients validating (0.15)")
+    parser.add_argument("--no-reuse-paper-runs", action="store_true",
+                        help="do not reuse finished `make reproduce-<paper>` runs, even compatible ones")
+
+
+def run(args) -> int:
+    from liverseg.registry import papers
+    from liverseg.runner.compare import CompareOptions, compare
+
+    known = papers()
+    chosen = tuple(p.strip() for p in args.papers.split(",") if p.strip()) or tuple(known)
+    unknown = [p for p in chosen if p not in known]
+    if unknown:
+        raise OptionError(f"--papers: unknown paper(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    if len(set(chosen)) != len(chosen):
+        raise OptionError(f"--papers: a paper is named twice ({args.papers})")
+    options = CompareOptions(out=args.out.resolve(), papers=chosen, profile=args.profile, data_dir=args.data_dir,
+                             dataset=args.dataset, seed=args.seed, val_fraction=args.val_fraction,
+                             test_fraction=args.test_fraction, reuse_paper_runs=not args.no_reuse_paper_runs)
+    compare(options)
+    return 0
