@@ -2,6 +2,7 @@
 #   make reproduce-gong                          phantom, cpu profile (2 CPU cores, minutes)
 #   make reproduce-gong PROFILE=paper DATA_DIR=/data/lits DATASET=lits GPU=1   (DATASET: lits, msd, ircadb)
 #   make reproduce-gong LITS_DIR=/data/lits      shorthand for DATA_DIR=... DATASET=lits (IRCADB_DIR: ircadb)
+#   make reproduce-gong SPLIT=compare/split.json the common split of make compare (which then reuses the run)
 #   make compare                                 every paper's default variant on one test set (phantom, cpu)
 #   make compare PROFILE=paper LITS_DIR=/data/lits GPU=1   the same on LiTS (COMPARE_DIR: where it goes)
 #   make test                                    the test suite CI runs (then make test-process)
@@ -47,7 +48,7 @@ test-fast: $(VENV)/.dev-$(GPU)
 	$(PY) -m pytest -m "not gpu and not slow and not realdata" -q
 
 DATA_ARGS = $(if $(LITS_DIR),--data-dir $(LITS_DIR) --dataset lits)$(if $(IRCADB_DIR),--data-dir $(IRCADB_DIR) --dataset ircadb)$(if $(DATA_DIR),--data-dir $(DATA_DIR))$(if $(DATASET), --dataset $(DATASET))
-RUN_ARGS = $(if $(RUN_DIR),--run-dir $(RUN_DIR))
+RUN_ARGS = $(if $(RUN_DIR),--run-dir $(RUN_DIR))$(if $(SPLIT), --split $(SPLIT))
 
 $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
 	@test -f experiments/$*/spec.py || { echo "reproduce-$*: this paper is not available yet (see README)"; exit 2; }

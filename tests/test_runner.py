@@ -78,3 +78,46 @@ def test_liverseg_reproduce_refuses_an_unknown_dataset_in_one_line(tmp_path):
                              "--data-dir", str(tmp_path)], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "kits" in result.stderr
+
+
+class _Cases:
+    case_ids = ["a", "b", "c", "d"]
+
+
+def _split_file(tmp_path, **parts) -> Path:
+    import json
+
+    path = tmp_path / "split.json"
+    path.write_text(json.dumps(parts))
+    return path
+
+
+def test_a_given_split_file_is_the_runs_split_and_a_resumed_run_must_agree(tmp_path):
+    from liverseg.io.atomic import read_json
+    from liverseg.runner.data import make_split
+
+    given = _split_file(tmp_path, train=["a", "b"], val=["c"], test=["d"])
+    run = tmp_path / "run"
+    run.mkdir()
+    split = make_split(_spec(), _Cases(), TinyConfig("smoke"), run, 0.1, split_file=given)
+    assert (split["train"], split["val"], split["test"], split["mode"]) == (["a", "b"], ["c"], ["d"], "patients")
+    assert read_json(run / "split.json")["test"] == ["d"]
+    other = tmp_path / "other"
+    other.mkdir()
+    moved = _split_file(other, train=["a", "d"], val=["c"], test=["b"])
+    with pytest.raises(OptionError, match="split otherwise"):
+        make_split(_spec(), _Cases(), TinyConfig("smoke"), run, 0.1, split_file=moved)
+
+
+@pytest.mark.parametrize("parts, problem", [
+    ({"train": ["a"], "val": [], "test": ["z"]}, "not in the data"),
+    ({"train": ["a", "b"], "val": ["b"], "test": ["c"]}, "in two of"),
+    ({"train": ["a"], "val": []}, "needs lists"),
+])
+def test_a_bad_split_file_is_refused_naming_the_file(tmp_path, parts, problem):
+    from liverseg.runner.data import read_split_file
+
+    path = _split_file(tmp_path, **parts)
+    with pytest.raises(OptionError, match=problem) as error:
+        read_split_file(path, _Cases.case_ids)
+    assert str(path) in str(error.value)

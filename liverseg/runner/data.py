@@ -78,13 +78,37 @@ def _slice_block_split(cache: SliceCache, cases: list[str], val_fraction: float,
                     "the test cases were seen in training, so their scores are optimistic"}
 
 
-def make_split(spec, cache: SliceCache, cfg, run_dir: Path, val_fraction: float, gap: int = 0) -> dict:
-    """`split.json` of the run: the paper's split policy, or held-out slice blocks with too few patients."""
+def read_split_file(path: Path, cases) -> dict:
+    """A patient split given by the user (`--split FILE`, e.g. `compare/split.json`): train / val / test
+    lists of case ids of this data, disjoint, train and test not empty."""
+    try:
+        split = read_json(path)
+    except (OSError, ValueError) as exc:
+        raise OptionError(f"{path}: not a readable split file ({exc.__class__.__name__})") from None
+    parts = {k: split.get(k) for k in SPLITS}
+    if not all(isinstance(v, list) for v in parts.values()) or not parts["train"] or not parts["test"]:
+        raise OptionError(f"{path}: a split file needs lists 'train', 'val' and 'test' of case ids (train and test not empty)")
+    unknown = sorted(set().union(*map(set, parts.values())) - set(map(str, cases)))
+    if unknown:
+        raise OptionError(f"{path}: case(s) {', '.join(unknown[:5])} are not in the data")
+    if set(parts["test"]) & (set(parts["train"]) | set(parts["val"])) or set(parts["train"]) & set(parts["val"]):
+        raise OptionError(f"{path}: a case is in two of train, val and test")
+    return {"mode": "patients", **parts, "note": f"given by {path}"}
+
+
+def make_split(spec, cache: SliceCache, cfg, run_dir: Path, val_fraction: float, gap: int = 0,
+               split_file: Path | None = None) -> dict:
+    """`split.json` of the run: `split_file` when given, else the paper's split policy, or held-out slice
+    blocks with too few patients."""
     path = run_dir / "split.json"
+    given = read_split_file(split_file, cache.case_ids) if split_file else None
     if path.is_file():
-        return read_json(path)
-    table = case_table(cache)
-    split = spec.split(table, cfg, cfg.seed)
+        split = read_json(path)
+        if given and any(sorted(split.get(k, [])) != sorted(given[k]) for k in SPLITS):
+            raise OptionError(f"{path}: this run was split otherwise than {split_file}; pass --run-dir for a new run")
+        return split
+    table = None if given else case_table(cache)
+    split = given or spec.split(table, cfg, cfg.seed)
     if split is None:
         cases = list(table.case_id[table.tumour_mm3 > 0]) or list(table.case_id)
         split = _slice_block_split(cache, cases, val_fraction, cfg.seed, gap)
@@ -146,5 +170,5 @@ def read_source_case(cache: SliceCache, case_id: str):
     return read_case(meta["source_image"], meta["source_label"], case_id=case_id)
 
 
-__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "make_split", "stage_rows",
+__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "read_split_file", "make_split", "stage_rows",
            "stage_datasets", "case_number", "read_source_case"]

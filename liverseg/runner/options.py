@@ -30,6 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser, spec) -> argparse.ArgumentPar
     parser.add_argument("--run-dir", type=Path, help="default: the newest unfinished run with the same "
                         f"configuration (a resume), else a new <runs>/{spec.name}/<profile>-<timestamp>")
     parser.add_argument("--seed", type=int, default=0, help="training seed (the phantom stays fixed)")
+    parser.add_argument("--split", type=Path, metavar="FILE",
+                        help="patient split to use instead of the paper's (JSON with train / val / test case ids, "
+                             "e.g. compare/split.json, so that `make compare` reuses the run)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set coarse_train.epochs=3")
     parser.add_argument("--dry-run", action="store_true",

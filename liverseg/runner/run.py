@@ -130,7 +130,7 @@ def run(spec, args) -> int:
     progress = Progress(names, getattr(cfg, "expected_minutes", None))
     began = progress.begin("prepare", f"dataset {cfg.dataset}")
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
-    split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages))
+    split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages), split_file=args.split)
     progress.end("prepare", began)
     for stage in stages:
         began = progress.begin(stage.name, f"{stage.train.epochs} epochs")
