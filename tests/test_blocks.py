@@ -71,17 +71,6 @@ def test_valid_decoder_needs_static_size():
         blocks.unet_decoder_stage(pooled, skip, 4, padding="valid", name="dec")
 
 
-def test_residual_and_dilated_shapes():
-    x = keras.Input((16, 16, 3))
-    assert tuple(blocks.residual_block(x, 8, strides=2, name="r1").shape) == (None, 8, 8, 8)
-    assert tuple(blocks.residual_block(x, 8, preactivation=True, name="r2").shape) == (None, 16, 16, 8)
-    assert tuple(blocks.residual_block(x, 3, dilation_rate=2, name="r3").shape) == (None, 16, 16, 3)
-    assert tuple(blocks.dilated_residual_block(x, (4, 6), 2, name="d1").shape) == (None, 16, 16, 6)
-    assert tuple(blocks.dilated_residual_block(x, (2, 4, 8), 4, name="d2").shape) == (None, 16, 16, 8)
-    with pytest.raises(OptionError):
-        blocks.residual_block(x, 8, strides=2, dilation_rate=2, name="bad")
-
-
 def test_fusion_shapes():
     f0 = keras.Input((16, 16, 2))
     f1 = keras.Input((8, 8, 3))
@@ -116,9 +105,6 @@ def test_convlstm_fusion_stacks_skip_then_up():
 BUILDERS = {
     "cba": lambda x: blocks.conv_bn_act(x, 4, name="cba"),
     "enc": lambda x: blocks.unet_encoder_stage(x, 4, dropout=0.1, name="enc"),
-    "res": lambda x: blocks.residual_block(x, 4, strides=2, name="res"),
-    "pre": lambda x: blocks.residual_block(x, 4, preactivation=True, strides=2, name="pre"),
-    "dil": lambda x: blocks.dilated_residual_block(x, (2, 4, 8), 2, name="dil"),
     "dense": lambda x: blocks.dense_block(x, 3, 2, residual=True, name="dense"),
     "mf": lambda x: blocks.multiscale_fusion([x, keras.layers.MaxPooling2D(2, name="mf_src")(x)], 0, name="mf"),
     "cl": lambda x: blocks.convlstm_skip_fusion(x, x, 2, bidirectional=True, name="cl"),
@@ -146,11 +132,6 @@ def test_parameter_counts_by_hand():
     x = keras.Input((8, 8, 3))
     # conv 3x3x3x8 (no bias, BN follows) = 216; BN 4 x 8 = 32 -> 248
     assert _model(x, blocks.conv_bn_act(x, 8, name="c")).count_params() == 248
-    # conv1 3*3*3*8 = 216, bn1 32, conv2 3*3*8*8 = 576, bn2 32, proj 1*1*3*8 = 24, proj_bn 32 -> 912
-    assert _model(x, blocks.residual_block(x, 8, name="r")).count_params() == 912
-    x8 = keras.Input((8, 8, 8))
-    # identity shortcut: bn0 32, conv1 576, bn1 32, conv2 576 -> 1216
-    assert _model(x8, blocks.residual_block(x8, 8, preactivation=True, name="p")).count_params() == 1216
     # 3 layers, growth 4, input 3: BN 4*3 + conv 9*3*4 = 12 + 108; BN 4*7 + 9*7*4 = 28 + 252;
     # BN 4*11 + 9*11*4 = 44 + 396; output 3 + 12 = 15 channels, projection 3*15 = 45 -> 885
     assert _model(x, blocks.dense_block(x, 3, 4, residual=True, name="d")).count_params() == 885
@@ -188,20 +169,6 @@ def test_attention_gate_matches_numpy():
     np.testing.assert_allclose(model.predict([xv, gv], verbose=0), xv * alpha, rtol=1e-5, atol=1e-6)
 
 
-def test_residual_block_identity_when_residual_branch_is_zero():
-    rng = np.random.default_rng(1)
-    xv = rng.normal(size=(2, 6, 6, 4)).astype("float32")
-    x = keras.Input((6, 6, 4))
-    post = _model(x, blocks.residual_block(x, 4, name="r"))
-    pre = _model(x, blocks.residual_block(x, 4, preactivation=True, name="p"))
-    for model, prefix in ((post, "r"), (pre, "p")):
-        conv2 = model.get_layer(f"{prefix}_conv2")
-        conv2.set_weights([np.zeros_like(w) for w in conv2.get_weights()])
-    # post-activation: relu(x + BN(0)) = relu(x) (BN of zeros with beta 0 is 0); pre-activation: x + 0 = x
-    np.testing.assert_allclose(post.predict(xv, verbose=0), np.maximum(xv, 0.0), atol=1e-6)
-    np.testing.assert_allclose(pre.predict(xv, verbose=0), xv, atol=1e-6)
-
-
 def test_dense_block_output_starts_with_input():
     rng = np.random.default_rng(2)
     xv = rng.normal(size=(1, 5, 5, 3)).astype("float32")
@@ -233,9 +200,6 @@ def test_multiscale_fusion_matches_numpy_pool_and_repeat():
 def _all_blocks_model():
     x = keras.Input((16, 16, 2))
     skip, p = blocks.unet_encoder_stage(x, 4, name="e1")
-    p = blocks.residual_block(p, 6, name="r1")
-    p = blocks.residual_block(p, 6, preactivation=True, name="r2")
-    p = blocks.dilated_residual_block(p, (4, 6), 2, name="dr")
     p = blocks.dense_block(p, 2, 3, residual=True, name="db")
     fused = blocks.multiscale_fusion([skip, p], 1, name="mf")
     gated = blocks.attention_gate(skip, fused, 4, output_projection=True, name="ag")
@@ -293,6 +257,6 @@ def test_unet_sizes_and_bad_block_widths():
     assert build_unet((None, None, 1), n_outputs=2, base_filters=2, depth=2).output_shape == (None, None, None, 2)
     x = keras.Input((8, 8, 3))
     for make in (lambda: blocks.conv_bn_act(x, 0, name="c"), lambda: blocks.conv_bn_act(x, 4, (3, 0), name="c"),
-                 lambda: blocks.dense_block(x, 2, 0, name="d"), lambda: blocks.residual_block(x, -1, name="r")):
+                 lambda: blocks.dense_block(x, 2, 0, name="d")):
         with pytest.raises(OptionError, match="must be a positive integer"):
             make()

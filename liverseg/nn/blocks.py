@@ -17,8 +17,6 @@ __all__ = [
     "conv_bn_act",
     "unet_encoder_stage",
     "unet_decoder_stage",
-    "residual_block",
-    "dilated_residual_block",
     "dense_block",
     "attention_gate",
     "convlstm_skip_fusion",
@@ -116,93 +114,6 @@ def unet_decoder_stage(x, skip, filters, *, padding="same", upsample="transpose"
     for i in range(n_convs):
         x = conv_bn_act(x, filters, 3, padding=padding, use_bn=use_bn, name=f"{name}_c{i + 1}")
     return x
-
-
-def _shortcut(x, filters, strides, *, batch_norm, name):
-    """Identity when shape is kept, otherwise a 1x1 (strided) projection (`{name}_proj`).
-
-    A stride is applied as 1x1 subsampling (`{name}_proj_pool`) before the 1x1 convolution, the same
-    function as a strided 1x1 convolution: TensorFlow 2.21's oneDNN kernels abort ("double free or
-    corruption") in the backward pass of a strided 1x1 convolution on some input sizes (48, 64, 88)."""
-    if strides == 1 and _channels(x) == filters:
-        return x
-    if strides != 1:
-        x = layers.MaxPooling2D(1, strides=strides, padding="same", name=f"{name}_proj_pool")(x)
-    s = layers.Conv2D(filters, 1, use_bias=not batch_norm, kernel_initializer="he_normal", name=f"{name}_proj")(x)
-    if batch_norm:
-        s = layers.BatchNormalization(name=f"{name}_proj_bn")(s)
-    return s
-
-
-def residual_block(x, filters, *, preactivation=False, strides=1, dilation_rate=1, name):
-    """Two-convolution residual block (He et al. 2016).
-
-    Post-activation (`preactivation=False`, ResNet v1):
-    conv3x3-BN-ReLU-conv3x3-BN, add the shortcut, ReLU.
-    Pre-activation (`preactivation=True`, identity mappings, ResNet v2):
-    BN-ReLU-conv3x3-BN-ReLU-conv3x3, add the shortcut, no activation after.
-    The shortcut is the identity, or a 1x1 convolution (with BN in v1; on the
-    pre-activated input in v2) when `strides` or the channel count changes.
-    Layers: `{name}_conv1`, `{name}_bn1`, `{name}_relu1`, `{name}_conv2`,
-    `{name}_bn2`, `{name}_proj`, `{name}_add`, `{name}_out` (v1) /
-    `{name}_bn0`, `{name}_relu0` (v2).
-    """
-    for what, value in (("filters", filters), ("strides", strides), ("dilation_rate", dilation_rate)):
-        check_positive(value, what, name=name)
-    if strides != 1 and dilation_rate != 1:
-        raise OptionError(f"{name}: strides > 1 cannot be combined with dilation_rate > 1")
-    conv = dict(padding="same", dilation_rate=dilation_rate, use_bias=False, kernel_initializer="he_normal")
-    if preactivation:
-        pre = layers.BatchNormalization(name=f"{name}_bn0")(x)
-        pre = layers.Activation("relu", name=f"{name}_relu0")(pre)
-        shortcut = x if (strides == 1 and _channels(x) == filters) else _shortcut(
-            pre, filters, strides, batch_norm=False, name=name)
-        y = layers.Conv2D(filters, 3, strides=strides, name=f"{name}_conv1", **conv)(pre)
-        y = layers.BatchNormalization(name=f"{name}_bn1")(y)
-        y = layers.Activation("relu", name=f"{name}_relu1")(y)
-        y = layers.Conv2D(filters, 3, name=f"{name}_conv2", **conv)(y)
-        return layers.Add(name=f"{name}_add")([shortcut, y])
-    shortcut = _shortcut(x, filters, strides, batch_norm=True, name=name)
-    y = layers.Conv2D(filters, 3, strides=strides, name=f"{name}_conv1", **conv)(x)
-    y = layers.BatchNormalization(name=f"{name}_bn1")(y)
-    y = layers.Activation("relu", name=f"{name}_relu1")(y)
-    y = layers.Conv2D(filters, 3, name=f"{name}_conv2", **conv)(y)
-    y = layers.BatchNormalization(name=f"{name}_bn2")(y)
-    y = layers.Add(name=f"{name}_add")([shortcut, y])
-    return layers.Activation("relu", name=f"{name}_out")(y)
-
-
-def dilated_residual_block(x, filters, dilation_rate, *, name):
-    """Post-activation residual block with dilated 3x3 convolutions (Bi et al. 2017, Table 1).
-
-    `filters` is an int (two 3x3 convs of that width, both dilated), a pair
-    `(f1, f2)` (two 3x3 convs of widths f1 then f2, as in the Table 1 rows
-    "3x3, 512 / 3x3, 1024, dilate 2"; both dilated), or a triple `(f1, f2, f3)`
-    (bottleneck 1x1 f1 -> dilated 3x3 f2 -> 1x1 f3). Each conv is followed by
-    BN and ReLU except the last, whose BN output is added to the shortcut
-    (identity, or 1x1 projection + BN when the width changes) before the ReLU.
-    Layers: `{name}_conv{i}`, `{name}_bn{i}`, `{name}_relu{i}`, `{name}_proj`,
-    `{name}_add`, `{name}_out`.
-    """
-    check_positive(filters, "filters", name=name)
-    check_positive(dilation_rate, "dilation_rate", name=name)
-    widths = (filters, filters) if not isinstance(filters, (tuple, list)) else tuple(int(f) for f in filters)
-    if len(widths) == 2:
-        kernels, rates = (3, 3), (dilation_rate, dilation_rate)
-    elif len(widths) == 3:
-        kernels, rates = (1, 3, 1), (1, dilation_rate, 1)
-    else:
-        raise OptionError(f"{name}: filters must be an int, a pair or a triple, got {filters!r}")
-    shortcut = _shortcut(x, widths[-1], 1, batch_norm=True, name=name)
-    y = x
-    for i, (f, k, r) in enumerate(zip(widths, kernels, rates), start=1):
-        y = layers.Conv2D(f, k, padding="same", dilation_rate=r, use_bias=False,
-                          kernel_initializer="he_normal", name=f"{name}_conv{i}")(y)
-        y = layers.BatchNormalization(name=f"{name}_bn{i}")(y)
-        if i < len(widths):
-            y = layers.Activation("relu", name=f"{name}_relu{i}")(y)
-    y = layers.Add(name=f"{name}_add")([shortcut, y])
-    return layers.Activation("relu", name=f"{name}_out")(y)
 
 
 def dense_block(x, n_layers, growth_rate, *, residual=False, include_input=True, name):
