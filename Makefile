@@ -37,12 +37,13 @@ venv: $(VENV)/.runtime-$(GPU)
 dev: $(VENV)/.dev-$(GPU)
 
 # The suite, real-data tests included (they read ../shared/data), on two processes (one per test
-# file); GPU tests are never run here. test-process: the whole-run subprocess tests (.ci/run runs both).
+# file); GPU tests are never run here. test-process: the whole-run tests (subprocess runs, the five-paper
+# comparison), one test file per process so that a file's module fixture runs once (.ci/run runs both).
 test: $(VENV)/.dev-$(GPU)
 	$(PY) -m pytest -m "not gpu and not process" -q -n 2 --dist loadfile
 
 test-process: $(VENV)/.dev-$(GPU)
-	$(PY) -m pytest -m "process and not gpu" -q -n 2 --dist load
+	$(PY) -m pytest -m "process and not gpu" -q -n 2 --dist loadfile
 
 test-fast: $(VENV)/.dev-$(GPU)
 	$(PY) -m pytest -m "not gpu and not slow and not realdata" -q
