@@ -74,14 +74,14 @@ def split_digest(split: dict) -> str:
 
 
 def common_split(cache, options: CompareOptions) -> dict:
-    """`<out>/split.json`, made once from the first paper's case table; every later paper's cache must
-    hold the same cases (it reads the same source)."""
+    """`<out>/split.json`, made once from the cases of the first paper's cache, stratified by tumour in
+    their source labels (so that no paper's preprocessing decides it); every later paper's cache must hold
+    the same cases (it reads the same source)."""
     from liverseg.data.splits import split_patients
-    from liverseg.runner.data import case_table
+    from liverseg.runner.data import check_split, source_has_tumour
 
     path = options.out / "split.json"
-    table = case_table(cache)
-    cases = set(table.case_id)
+    cases = [str(c) for c in cache.case_ids]
     made = {"seed": options.seed, "val_fraction": options.val_fraction, "test_fraction": options.test_fraction}
     if path.is_file():
         split = read_json(path)
@@ -89,17 +89,14 @@ def common_split(cache, options: CompareOptions) -> dict:
             raise OptionError(f"{path}: made with seed {split.get('seed')}, val_fraction {split.get('val_fraction')}, "
                               f"test_fraction {split.get('test_fraction')}, not {made}; delete it or pass another --out")
     else:
-        has_tumour = {c: bool(t > 0) for c, t in zip(table.case_id, table.tumour_mm3)}
-        parts = split_patients(list(table.case_id), options.val_fraction, options.test_fraction, options.seed,
+        has_tumour = {c: source_has_tumour(cache, c) for c in cases}
+        parts = split_patients(cases, options.val_fraction, options.test_fraction, options.seed,
                                stratify=has_tumour)
         split = {"mode": "patients", **parts, **made,
                  "note": f"common split of liverseg compare: {len(parts['train'])} / {len(parts['val'])} / "
                          f"{len(parts['test'])} patients (seed {options.seed}, stratified by tumour presence)"}
         atomic_write_json(path, split)
-    missing = sorted((set(split["train"]) | set(split["val"]) | set(split["test"])) - cases)
-    if missing:
-        raise OptionError(f"{path}: case(s) {', '.join(missing[:5])} are not in the data; "
-                          "it was made for other data: delete it or pass another --out")
+    check_split(split, cases, path, hint="it was made for other data: delete it or pass another --out")
     return split
 
 
@@ -135,10 +132,7 @@ def _train_and_predict(spec, cfg, split: dict, run_dir: Path, variant: str) -> N
     write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
     write_versions(run_dir)
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
-    missing = sorted((set(split["train"]) | set(split["val"]) | set(split["test"])) - set(cache.case_ids))
-    if missing:
-        raise OptionError(f"{spec.name}: its cache {run_dir / 'cache'} lacks case(s) {', '.join(missing[:5])} "
-                          "of the common split")
+    run_data.check_split(split, cache.case_ids, run_dir / "cache", hint=f"{spec.name} reads other data than the common split's")
     atomic_write_json(run_dir / "split.json", split)
     for stage in stages_for(spec, cfg, [variant]):
         print(f"{spec.name}: stage {stage.name}", flush=True)
@@ -182,7 +176,7 @@ def compare(options: CompareOptions) -> list[PaperRun]:
     runs = []
     for i, (name, (spec, cfg)) in enumerate(configs.items(), 1):
         if split is None:
-            # the first paper's cache gives the case table (every paper reads the same source)
+            # the first paper's cache lists the cases (every paper reads the same source)
             first_dir = options.out / "runs" / name
             split = common_split(run_data.prepare_cache(name, cfg, first_dir), options)
             print(f"common split: {split['note']}", flush=True)

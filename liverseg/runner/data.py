@@ -78,22 +78,29 @@ def _slice_block_split(cache: SliceCache, cases: list[str], val_fraction: float,
                     "the test cases were seen in training, so their scores are optimistic"}
 
 
+def check_split(split: dict, cases, source, hint: str = "") -> dict:
+    """The train / val / test lists of a patient split, checked: lists of case ids of this data
+    (`cases`), disjoint, train and test not empty; else one OptionError naming `source` (+ `hint`)."""
+    parts = {k: split.get(k) for k in SPLITS}
+    tail = f"; {hint}" if hint else ""
+    if not all(isinstance(v, list) for v in parts.values()) or not parts["train"] or not parts["test"]:
+        raise OptionError(f"{source}: a split file needs lists 'train', 'val' and 'test' of case ids "
+                          f"(train and test not empty){tail}")
+    unknown = sorted(set().union(*map(set, parts.values())) - set(map(str, cases)))
+    if unknown:
+        raise OptionError(f"{source}: case(s) {', '.join(unknown[:5])} are not in the data{tail}")
+    if set(parts["test"]) & (set(parts["train"]) | set(parts["val"])) or set(parts["train"]) & set(parts["val"]):
+        raise OptionError(f"{source}: a case is in two of train, val and test{tail}")
+    return parts
+
+
 def read_split_file(path: Path, cases) -> dict:
-    """A patient split given by the user (`--split FILE`, e.g. `compare/split.json`): train / val / test
-    lists of case ids of this data, disjoint, train and test not empty."""
+    """A patient split given by the user (`--split FILE`, e.g. `compare/split.json`), checked."""
     try:
         split = read_json(path)
     except (OSError, ValueError) as exc:
         raise OptionError(f"{path}: not a readable split file ({exc.__class__.__name__})") from None
-    parts = {k: split.get(k) for k in SPLITS}
-    if not all(isinstance(v, list) for v in parts.values()) or not parts["train"] or not parts["test"]:
-        raise OptionError(f"{path}: a split file needs lists 'train', 'val' and 'test' of case ids (train and test not empty)")
-    unknown = sorted(set().union(*map(set, parts.values())) - set(map(str, cases)))
-    if unknown:
-        raise OptionError(f"{path}: case(s) {', '.join(unknown[:5])} are not in the data")
-    if set(parts["test"]) & (set(parts["train"]) | set(parts["val"])) or set(parts["train"]) & set(parts["val"]):
-        raise OptionError(f"{path}: a case is in two of train, val and test")
-    return {"mode": "patients", **parts, "note": f"given by {path}"}
+    return {"mode": "patients", **check_split(split, cases, path), "note": f"given by {path}"}
 
 
 def make_split(spec, cache: SliceCache, cfg, run_dir: Path, val_fraction: float, gap: int = 0,
@@ -170,5 +177,19 @@ def read_source_case(cache: SliceCache, case_id: str):
     return read_case(meta["source_image"], meta["source_label"], case_id=case_id)
 
 
-__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "read_split_file", "make_split", "stage_rows",
-           "stage_datasets", "case_number", "read_source_case"]
+def source_has_tumour(cache: SliceCache, case_id: str) -> bool:
+    """Whether the case's source labels (not the resized cache, where a small tumour can vanish) hold tumour."""
+    import numpy as np
+
+    meta = cache.meta(case_id)
+    if meta.get("dataset") == "ircadb":
+        label = read_source_case(cache, case_id).label
+    else:
+        from liverseg.io.volumes import read_volume
+
+        label = read_volume(meta["source_label"], kind="label")
+    return bool((np.asarray(label.array) == 2).any())
+
+
+__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "check_split", "read_split_file", "make_split", "stage_rows",
+           "stage_datasets", "case_number", "read_source_case", "source_has_tumour"]

@@ -98,6 +98,22 @@ def test_split_digest_ignores_order_and_sees_a_moved_patient():
     assert split_digest(a) != split_digest({"train": ["x"], "val": ["z"], "test": ["w", "y"]})
 
 
+def test_the_common_split_does_not_depend_on_which_paper_prepares_it(tmp_path, gong_cache_dir):
+    """Bi's 48 px smoke cache loses phantom-0's small tumour; the split's strata come from the source labels."""
+    from liverseg.runner.compare import common_split, paper_configs
+    from liverseg.runner.data import case_table, prepare_cache
+
+    splits = {}
+    for name in ("bi_cascaded_resnet", "li_dalunet"):
+        spec, cfg = paper_configs(CompareOptions(out=tmp_path, papers=(name,), profile="smoke"))[name]
+        cache = prepare_cache(name, cfg, tmp_path / name)
+        if name == "bi_cascaded_resnet":
+            table = case_table(cache)
+            assert not table.tumour_mm3[table.case_id == "phantom-0"].item()  # gone at 48 px
+        splits[name] = common_split(cache, CompareOptions(out=tmp_path / f"out-{name}", papers=(name,)))
+    assert split_digest(splits["bi_cascaded_resnet"]) == split_digest(splits["li_dalunet"])
+
+
 def test_cli_refuses_an_unknown_paper_in_one_line(tmp_path):
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", CUDA_VISIBLE_DEVICES="")
     result = subprocess.run([sys.executable, "-m", "liverseg.cli.main", "compare", "--papers", "gong,nope",
