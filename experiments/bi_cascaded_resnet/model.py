@@ -12,6 +12,7 @@ from dataclasses import replace
 import keras
 from keras import layers
 
+from liverseg.nn.frozen import Frozen
 from liverseg.nn.upsample import BilinearUpsampling
 
 from experiments.bi_cascaded_resnet.config import BiConfig, ResLevel
@@ -93,9 +94,7 @@ def build_cascade(cfg: BiConfig, name: str = "cascade"):
     stage) gives the liver and lesion probability maps of the slice; the second ResNet reads the slice
     and both maps, three channels, at training time as at test time."""
     inputs = keras.Input((None, None, 1), name=f"{name}_input")
-    level1 = build_resnet(cfg, 1, name=LEVEL1)
-    level1.trainable = False
-    maps = level1(inputs)
+    maps = Frozen(build_resnet(cfg, 1, name=LEVEL1))(inputs)  # inference mode: no dropout in its maps
     x = layers.Concatenate(name=f"{name}_image_and_maps")([inputs, maps])
     outputs = build_resnet(cfg, 1 + len(cfg.net.outputs), name=LEVEL2)(x)
     return keras.Model(inputs, outputs, name=name)

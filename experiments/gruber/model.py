@@ -7,6 +7,7 @@ import keras
 import numpy as np
 
 from liverseg.nn import blocks
+from liverseg.nn.frozen import Frozen
 from liverseg.nn.masking import IntensityWindow, ProbabilityMask, window_in_unit_range
 
 from experiments.gruber.config import GruberConfig, GruberUNetConfig
@@ -67,7 +68,8 @@ def build_chain(cfg: GruberConfig, *, train_liver: bool, gradient: str = "hard",
     together on the joint loss (2.1), the mask passing the gradient as `gradient` says."""
     size = cfg.preprocess.size
     a = build_unet(cfg.unet, size, 1, "sigmoid", "unet_a")
-    a.trainable = train_liver
+    if not train_liver:  # 2.4: B learns from the masks A gives at test time (A's dropout off)
+        a = Frozen(a)
     b = build_unet(cfg.unet, size, 1, "sigmoid", "unet_b")
     image = keras.Input(shape=(size, size, 1), name=f"{name}_input")
     liver = a(image)

@@ -12,6 +12,7 @@ import math
 
 import keras
 
+from liverseg.nn.frozen import Frozen
 from liverseg.nn.models import build_unet
 from liverseg.nn.morphology import BinaryMorphology
 
@@ -89,8 +90,7 @@ def build_cascade(cfg: LiuConfig, level2_blocks: int, processing: bool, name: st
     level"; the mask alone would throw the image away, the CT masked by it would cut off the liver
     pixels level 1 missed, which the processing is there to restore)."""
     size = cfg.preprocess.size
-    level1 = build_runet(cfg, cfg.net.level1_blocks, 1, LEVEL1)
-    level1.trainable = False
+    level1 = Frozen(build_runet(cfg, cfg.net.level1_blocks, 1, LEVEL1))  # inference mode: no dropout
     image = keras.Input((size, size, 1), name=f"{name}_input")
     operations = ("open", "close") if processing else ()
     mask = BinaryMorphology(cfg.level1_threshold, cfg.morphology_radius, operations, name=f"{name}_processing")(
