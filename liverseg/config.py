@@ -54,7 +54,7 @@ class AugmentConfig:
 class DataConfig:
     """How slices are drawn from the cache and turned into batches."""
 
-    sampling: str = "liver"  # "all" | "liver" | "tumour" | "balanced"
+    sampling: str = "liver"  # a policy of liverseg.data.sampling.POLICIES
     positive_fraction: float = 0.5  # for "balanced": share of tumour-containing slices
     context: int = 0  # 2.5D: neighbouring slices on each side stacked as channels
     # output channels: "liver" label>=1, "tumour" label==2, "liver_only" label==1, "other" label==0
@@ -81,6 +81,7 @@ class TrainConfig:
     learning_rate: float = 1e-4
     optimizer: str = "adam"  # "adam" | "sgd" | "adagrad"
     momentum: float = 0.0
+    weight_decay: float = 0.0  # L2 decay in SGD's gradient (liverseg.train.optimizers.SGDWithL2)
     schedule: str = "constant"  # "constant" | "step" | "linear" | "plateau"
     step_epochs: int = 0  # "step": decay every N epochs
     step_factor: float = 0.1  # "step" / "plateau" factor

@@ -71,6 +71,9 @@ def test_balanced_sampling_ratio():
     pd.testing.assert_frame_equal(sel, sel2)
     sel = select_slices(m, ["a"], DataConfig(sampling="liver_balanced", positive_fraction=0.5), seed=1)
     assert (sel.liver_pixels > 0).sum() == 40 and (sel.liver_pixels == 0).sum() == 40
+    # lesion slices against slices with neither liver nor lesion (Bi 2.5): liver-only slices left out
+    sel = select_slices(m, ["a"], DataConfig(sampling="lesion_balanced", positive_fraction=0.5), seed=1)
+    assert (sel.tumour_pixels > 0).sum() == 10 and (sel.liver_pixels == 0).sum() == 10 and len(sel) == 20
 
 
 def test_full_slices_shapes_targets_and_context_at_volume_ends(cache):

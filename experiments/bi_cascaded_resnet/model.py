@@ -90,9 +90,9 @@ def build_resnet(cfg: BiConfig, in_channels: int = 1, name: str = "resnet38", si
 
 
 def build_cascade(cfg: BiConfig, name: str = "cascade"):
-    """2.4, eq. 3: P = F(I, Y^t, Y^v). The first ResNet (frozen; its weights come from the "resnet"
-    stage) gives the liver and lesion probability maps of the slice; the second ResNet reads the slice
-    and both maps, three channels, at training time as at test time."""
+    """2.4, eq. 3: P = F(I, Y^t, Y^v). The first ResNet (frozen and in inference mode; its weights come
+    from the "resnet" stage) gives the liver and lesion probability maps of the slice; the second ResNet
+    reads the slice and both maps, three channels, at training time as at test time."""
     inputs = keras.Input((None, None, 1), name=f"{name}_input")
     maps = Frozen(build_resnet(cfg, 1, name=LEVEL1))(inputs)  # inference mode: no dropout in its maps
     x = layers.Concatenate(name=f"{name}_image_and_maps")([inputs, maps])

@@ -1,6 +1,7 @@
 """Bi's training stages (2.5), one per network of Table 2 that learns: the VGG-FCN baseline, the
 ResNet (also the cascade's first level) and the cascade's second level behind the frozen ResNet. The
-same slices (half with liver and lesion, half with neither), augmentation, SGD recipe and loss."""
+same slices (half with lesion, half with neither liver nor lesion: `lesion_balanced`), augmentation,
+SGD recipe and loss."""
 from __future__ import annotations
 
 from dataclasses import replace

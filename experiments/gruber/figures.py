@@ -1,4 +1,4 @@
-"""The figures a reader of Gruber et al. expects, from the test slices: the restricted ROC curves
+"""The figures a reader of Gruber et al. expects, from Table 1's slices (test and validation): the restricted ROC curves
 of the alpha sweep (Fig. 3.4), the histogram of tumour probabilities in (0.01, 0.99) (Fig. 3.3),
 and liver / tumour overlays on test slices (Fig. 3.2)."""
 from __future__ import annotations
@@ -34,7 +34,7 @@ def roc_figures(cfg: GruberConfig, run_dir: Path, labels: np.ndarray, maps: dict
     out = []
     if curves:
         out.append(plot_restricted_roc(curves, run_dir / "restricted_roc.png",
-                                       title="Tumour, test slices: restricted ROC (Fig. 3.4)"))
+                                       title="Tumour, test and validation slices: restricted ROC (Fig. 3.4)"))
     out.append(plot_probability_histogram(probs, run_dir / "tumour_probability_histogram.png"))
     return out
 

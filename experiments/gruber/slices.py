@@ -33,10 +33,15 @@ def chained_stages(cfg: GruberConfig) -> list[str]:
 
 def table_slices(cache, split: dict, part: str, cfg: GruberConfig) -> tuple[np.ndarray, np.ndarray]:
     """(images (N, S, S), labels (N, S, S)) of at most `cfg.table_slices` tumour slices of the
-    split's `part` ("val" or "test"). CHOICE: slices with tumour, so that every slice has a tumour
-    IoU and Rand index (the paper's figures all show tumour). With slice blocks (too few
-    patients) both use the held-out validation blocks."""
-    if split["mode"] == "slice_blocks":
+    split's `part` ("train", "val" or "test"), or of both "val" and "test" for part "table": Table 1
+    is scored on "test and validation set" (3.2.2). CHOICE: slices with tumour, so that every slice
+    has a tumour IoU and Rand index (the paper's figures all show tumour). With slice blocks (too
+    few patients) validation and test are the held-out validation blocks."""
+    if part == "table":
+        parts = ["val"] if split["mode"] == "slice_blocks" else ["val", "test"]
+        pieces = [table_slices(cache, split, p, cfg) for p in parts]
+        return np.concatenate([i for i, _ in pieces]), np.concatenate([lab for _, lab in pieces])
+    if split["mode"] == "slice_blocks" and part != "train":
         part = "val"
     rows = cap_slices(stage_rows(cache, split, part, DataConfig(sampling="tumour"), cfg.seed), cfg.table_slices,
                       cfg.seed)
@@ -97,11 +102,12 @@ def training_fit(cache, cfg: GruberConfig, split: dict, predictor: GruberPredict
 
 
 def extra_evaluation(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
-    """Table 1 on the test slices, and the figures; the default models' values as `scores`."""
+    """Table 1 on the test and validation slices (3.2.2), and the figures; the default models' values
+    as `scores`."""
     from experiments.gruber.figures import slice_figures
 
     out = run_dir / "evaluation" / "slices"
-    images, labels = table_slices(cache, split, "test", cfg)
+    images, labels = table_slices(cache, split, "table", cfg)
     thresholds = read_json(run_dir / THRESHOLDS)
     default = variant_stage(cfg, "sequential")
     table, rows, maps = {}, [], {}

@@ -18,16 +18,17 @@ def tumour_stage(alpha) -> str:
 
 def tumour_loss(cfg: GruberConfig, alpha=None):
     """Eq. 2.2 on B's output: weighted binary cross-entropy against the masked target M(X) B
-    (`alpha=None`: plain cross-entropy, the first optimisation of B)."""
+    (`alpha=None`: plain cross-entropy, the first optimisation of B; "balanced" / "balanced_printed":
+    eq. 2.3's per-slice alpha_k under the text's and the printed reading, see config.py)."""
     from liverseg.errors import OptionError
     from liverseg.nn.losses import BalancedCrossentropy, JointLoss
 
-    if cfg.balanced_reading not in ("text", "printed"):
-        raise OptionError(f"balanced_reading={cfg.balanced_reading!r}: choose 'text' or 'printed'")
     if alpha is None:
         inner = BalancedCrossentropy()
-    elif alpha == "balanced":
-        inner = BalancedCrossentropy(per_image=True, invert_balance=cfg.balanced_reading == "printed")
+    elif alpha in ("balanced", "balanced_printed"):
+        inner = BalancedCrossentropy(per_image=True, invert_balance=alpha == "balanced_printed")
+    elif isinstance(alpha, str):
+        raise OptionError(f"alphas: {alpha!r} is not a number in (0, 1), 'balanced' or 'balanced_printed'")
     else:
         inner = BalancedCrossentropy(alpha=float(alpha))
     # c = 0: only B's term of eq. 2.1 (A is frozen); the target is masked by A's thresholded output

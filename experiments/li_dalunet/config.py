@@ -48,6 +48,11 @@ class LiNetConfig:
     # backwards; III-D's "dense connectivity" = BCDU-Net's densely connected bottleneck (3 conv blocks)
     convlstm_backwards: bool = True
     dense_bottleneck_blocks: int = 3
+    # NOTES.md (Oktay et al., Attention-Gated-Networks): gates on the skips below the top level, each
+    # gated by the next coarser decoder tensor, the gated features through W (1x1 conv + BN). The top
+    # skip goes to the decoder ungated (`attention_top_skip=True` gates it too)
+    attention_top_skip: bool = False
+    attention_projection: bool = True
 
 
 @dataclass(frozen=True)
@@ -75,10 +80,12 @@ class LiConfig:
 def _paper() -> LiConfig:
     augment = AugmentConfig(
         # III-B, read in ImageDataGenerator units (the Keras API the text paraphrases, as Gong's 0.2):
-        # "small rotations (up to 10 percent)" = rotation_range 0.1 (degrees in that API); "width and
-        # height shifts (up to 5 percent)" = 0.05 of the size; "zoom (up to 5 percent)" = 0.05.
+        # "width and height shifts (up to 5 percent)" = 0.05 of the size; "zoom (up to 5 percent)" = 0.05.
+        # "small rotations (up to 10 percent)": CHOICE 18 degrees, 10 % of the API's +-180 degree
+        # range (rotation_range=0.1 would be a tenth of a degree, no rotation at all; 10 % of a full
+        # turn, 36 degrees, is no "small rotation" of an axial CT slice).
         # "Shear" has no value: CHOICE 0.05 (degrees), the value of the same Keras U-Net snippet.
-        rotation_range=0.1, width_shift_range=0.05, height_shift_range=0.05, shear_range=0.05, zoom_range=0.05,
+        rotation_range=18.0, width_shift_range=0.05, height_shift_range=0.05, shear_range=0.05, zoom_range=0.05,
         fill_mode="nearest",  # CHOICE: ImageDataGenerator's default
     )
     data = DataConfig(
@@ -108,7 +115,7 @@ def _cpu(paper: LiConfig) -> LiConfig:
     phantom: 96 px slices, 8 filters, three poolings (valid U-Net tile 156 -> 68), epochs capped in
     steps. Adagrad stays, at lr 0.3: at 0.05 the validation liver Dice of AU-Net was 0.62 after 160 steps,
     at 0.3 0.69, as fast as Adam at 1e-3 (0.65); 0.01 barely moves in that many steps.
-    No early stopping (a short run; the checkpoint still keeps the best validation loss)."""
+    No early stopping (a short run; the checkpoint still keeps the best validation soft liver Dice)."""
     return replace(
         paper, profile="cpu", expected_minutes=15.0,
         preprocess=replace(paper.preprocess, size=96),

@@ -93,9 +93,13 @@ def _dense_bottleneck(x, filters: int, cfg: LiConfig, name: str):
     return outputs[-1]
 
 
-def _decoder_level(x, skip, filters: int, cfg: LiConfig, convlstm: bool, name: str):
-    """Attention gate on the skip (gated by the coarser decoder tensor), up-convolution, fusion, two convs."""
-    gated = blocks.attention_gate(skip, x, max(filters // 2, 1), name=f"{name}_att")
+def _decoder_level(x, skip, filters: int, cfg: LiConfig, convlstm: bool, name: str, gate: bool = True):
+    """Attention gate on the skip (gated by the coarser decoder tensor; `gate`), up-convolution, fusion,
+    two convs."""
+    gated = skip
+    if gate:
+        gated = blocks.attention_gate(skip, x, max(filters // 2, 1), output_projection=cfg.net.attention_projection,
+                                      name=f"{name}_att")
     up = keras.layers.Conv2DTranspose(filters, 2, strides=2, padding="same", kernel_initializer="he_normal",
                                       name=f"{name}_up")(x)
     if convlstm:  # BCDU-Net D3: BN + ReLU after the up-convolution, then the 2-step ConvLSTM
@@ -126,7 +130,8 @@ def build_attention_unet(cfg: LiConfig, size: int | None = None, *, deep_supervi
         x = keras.layers.Dropout(cfg.net.dropout, name=f"{name}_bottom_drop")(x)
     aux = []
     for level in reversed(range(depth)):
-        x = _decoder_level(x, skips[level], _filters(cfg, level), cfg, convlstm, f"{name}_dec{level + 1}")
+        gate = level > 0 or cfg.net.attention_top_skip
+        x = _decoder_level(x, skips[level], _filters(cfg, level), cfg, convlstm, f"{name}_dec{level + 1}", gate)
         if deep_supervision and level > 0:
             aux.append(_head(x, cfg, f"{name}_ds{level + 1}", upsample=2**level))
     heads = [_head(x, cfg, f"{name}_head"), *reversed(aux)]  # main, then finest to coarsest

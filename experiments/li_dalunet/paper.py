@@ -28,8 +28,26 @@ def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
     return rows
 
 
+def parameter_counts(cfg) -> dict[str, int]:
+    """Trainable and frozen weights of each Table I network at `cfg`'s size (they do not depend on the
+    slice size)."""
+    from experiments.li_dalunet.model import build_variant
+
+    return {variant: int(build_variant(cfg, variant).count_params()) for variant in TABLE_ORDER}
+
+
+def capacity_note(cfg) -> str:
+    n = parameter_counts(cfg)
+    return (f"Capacity: parameters U-Net {n['unet']:,}, AU-Net {n['aunet']:,}, AU-Net w/DS {n['aunet_ds']:,}, "
+            f"DALU-Net {n['dalunet']:,} at this profile. The last ablation step (AU-Net w/DS -> DALU-Net) "
+            f"adds ConvLSTM fusion and the dense bottleneck at once and multiplies the parameters by "
+            f"{n['dalunet'] / n['aunet_ds']:.2f}: its gain mixes the two effects (and capacity), which Table I "
+            "cannot separate; an AU-Net w/DS with the dense bottleneck alone would (not trained here).")
+
+
 def notes(cfg, split: dict) -> list[str]:
     return [
+        capacity_note(cfg),
         "Li et al.'s Table I is not their own measurement: its four numbers are the whole-liver Dice of the "
         "ablation in Jeong et al. (Sci. Rep. 2022, Table 3), a 3D network on 191 private living-donor CT "
         "volumes. Our rows are the four 2D networks trained here on one split and scored by one scorer; the "

@@ -17,12 +17,23 @@ from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: f
 
 # Table I rows we train, in the table's order; the runner's default variant is the first of VARIANTS
 TABLE_ORDER = ("unet", "runet", "crunet_a", "crunet_b", "crunet_c", "crunet_d")
-VARIANTS = ("crunet_d", "unet", "runet", "crunet_a", "crunet_b", "crunet_c")
+# II-A argues the intermediate processing against largest-component post-processing, so rows b and d
+# are also scored without our largest-component step (suffix "_all_components": the same network)
+ALL_COMPONENTS = "_all_components"
+VARIANTS = ("crunet_d", "unet", "runet", "crunet_a", "crunet_b", "crunet_c",
+            f"crunet_b{ALL_COMPONENTS}", f"crunet_d{ALL_COMPONENTS}")
 VARIANT_TITLES = {
     "unet": "U-Net", "runet": "R-U-Net", "crunet_a": "CR-U-Net a (2 levels of the same depth)",
     "crunet_b": "CR-U-Net b (without the intermediate processing)", "crunet_c": "CR-U-Net c (Dice loss)",
     "crunet_d": "CR-U-Net d (MDice loss)",
+    f"crunet_b{ALL_COMPONENTS}": "CR-U-Net b, every connected component kept",
+    f"crunet_d{ALL_COMPONENTS}": "CR-U-Net d, every connected component kept",
 }
+
+
+def variant_stage(variant: str) -> str:
+    """The trained stage (checkpoint folder) a variant applies."""
+    return variant.removesuffix(ALL_COMPONENTS)
 
 
 @dataclass(frozen=True)
@@ -30,7 +41,9 @@ class RUNetConfig:
     """II-A, Fig. 2: unit blocks of three 3x3 convolutions (BN, ReLU, dropout) with a pre-activation
     residual mapping (He et al. 2016 [18]), 2x2 max pooling / 2x2 stride-2 deconvolution."""
 
-    base_filters: int = 32  # CHOICE: not given; 32 doubling per level (512 at the bottom of level 2)
+    # CHOICE: not given; 32 doubling per level (512 at level 1's bridge after 4 poolings, 1024 at level
+    # 2's after 5)
+    base_filters: int = 32
     level1_blocks: int = 4  # II-A: "4 down-sampling unit blocks and 4 up-sampling unit blocks ... 35 layers"
     level2_blocks: int = 5  # II-A: "5 down-sampling unit blocks and 5 up-sampling unit blocks ... 43 layers"
     convs_per_block: int = 3  # II-A: "Three convolution layers with the filter of size 3x3"

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from experiments.liu_crunet.config import TABLE_ORDER, VARIANT_TITLES, LiuConfig
+from experiments.liu_crunet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig
 
 
 def per_case_boxes(run_dir: Path) -> Path:
@@ -63,6 +63,18 @@ def contour_overlays(cache, split: dict, run_dir: Path, cfg: LiuConfig, slices: 
     return [save_figure(fig, run_dir / "fig3_contours.png")]
 
 
+def mean_abs_rvd(run_dir: Path, variants) -> dict[str, float]:
+    """Mean |RVD| over the test patients per variant: Table I's RVD values are all positive, so they
+    read as magnitudes; the signed mean lets over- and under-segmentation cancel."""
+    from liverseg.runner.predictions import per_case_table
+
+    out = {}
+    for v in variants:
+        rvd = pd.to_numeric(per_case_table(run_dir, v)["liver_rvd"], errors="coerce").abs()
+        out[v] = float(rvd.mean())
+    return out
+
+
 def extra_evaluation(cache, cfg: LiuConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
     images = [per_case_boxes(run_dir), *contour_overlays(cache, split, run_dir, cfg)]
-    return {}, images
+    return {"liver_rvd_abs": mean_abs_rvd(run_dir, VARIANTS)}, images

@@ -4,7 +4,7 @@ from pathlib import Path
 from liverseg.runner.spec import PaperSpec
 
 from experiments.liu_crunet import data, figures, paper, predict, stages
-from experiments.liu_crunet.config import PROFILES, VARIANTS, LiuConfig, get_config
+from experiments.liu_crunet.config import PROFILES, VARIANTS, LiuConfig, get_config, variant_stage
 
 PAPER = PaperSpec(
     name="liu_crunet",
@@ -18,7 +18,7 @@ PAPER = PaperSpec(
     split=data.choose_split,
     predictor=predict.predictor,
     variants=VARIANTS,  # "crunet_d" first: the default variant
-    variant_stages=lambda cfg, variant: (variant,),
+    variant_stages=lambda cfg, variant: (variant_stage(variant),),
     claimed=paper.CLAIMED,
     structures=("liver",),  # II: the liver only
     paper_rows=paper.PAPER_ROWS,

@@ -6,9 +6,12 @@
 * "balanced": tumour-positive slices and tumour-negative liver slices mixed so that positives make
   `cfg.positive_fraction` of the result; all slices of the scarcer group are kept and the other
   group is subsampled without replacement (seeded).
-* "liver_balanced": Bi et al. 2.5 read literally ("4,401 slices representing both liver and liver
-  lesions, and another 4,401 slices where both liver and liver lesions were not present"):
-  slices with liver versus slices without liver, positives at `cfg.positive_fraction`.
+* "lesion_balanced": Bi et al. 2.5 ("4,401 slices representing both liver and liver lesions, and
+  another 4,401 slices where both liver and liver lesions were not present"): slices with lesion (and
+  so liver) versus slices with neither liver nor lesion, positives at `cfg.positive_fraction`; slices
+  with liver and no lesion are left out.
+* "liver_balanced": slices with liver versus slices without liver, positives at
+  `cfg.positive_fraction` (also the other reading of Bi's sentence, with far fewer lesion slices).
 
 When one group is empty the ratio cannot be met; the other group is returned whole, with a warning.
 `cap_slices` then keeps at most `DataConfig.max_slices` / `max_val_slices` of them (seeded draw).
@@ -24,7 +27,7 @@ import pandas as pd
 from liverseg.config import DataConfig
 from liverseg.errors import OptionError
 
-POLICIES = ("all", "liver", "tumour", "balanced", "liver_balanced")
+POLICIES = ("all", "liver", "tumour", "balanced", "lesion_balanced", "liver_balanced")
 
 
 def _balance(pos: pd.DataFrame, neg: pd.DataFrame, fraction: float, rng: np.random.Generator) -> pd.DataFrame:
@@ -46,7 +49,7 @@ def _balance(pos: pd.DataFrame, neg: pd.DataFrame, fraction: float, rng: np.rand
 def select_slices(manifest: pd.DataFrame, case_ids: Sequence[str], cfg: DataConfig, seed: int) -> pd.DataFrame:
     """Manifest rows of `case_ids` chosen by `cfg.sampling`, in case order then slice order.
 
-    Deterministic for a seed (only "balanced" / "liver_balanced" draw). The index is reset.
+    Deterministic for a seed (only the "*balanced" policies draw). The index is reset.
     """
     if cfg.sampling not in POLICIES:
         raise OptionError(f"data.sampling={cfg.sampling!r}: choose one of {', '.join(POLICIES)}")
@@ -67,6 +70,8 @@ def select_slices(manifest: pd.DataFrame, case_ids: Sequence[str], cfg: DataConf
         chosen = rows[tumour]
     elif cfg.sampling == "balanced":
         chosen = _balance(rows[tumour], rows[liver & ~tumour], cfg.positive_fraction, rng)
+    elif cfg.sampling == "lesion_balanced":
+        chosen = _balance(rows[tumour], rows[~liver & ~tumour], cfg.positive_fraction, rng)
     else:
         chosen = _balance(rows[liver], rows[~liver], cfg.positive_fraction, rng)
     key = chosen["case_id"].astype(str).map(order)

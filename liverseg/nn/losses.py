@@ -164,7 +164,11 @@ class BalancedCrossentropy(keras.losses.Loss):
       prints log(p) on background and log(1 - p) on tumour pixels; the usual
       log-likelihood pairing (log p on foreground) is used here. An image
       without foreground gets w0 = 0 and so contributes no loss. `invert_balance=True` swaps
-      the two (w0 = 1 - fraction: eq. 2.2 with eq. 2.3's alpha_k taken as printed).
+      the two (w0 = 1 - fraction: eq. 2.2 with eq. 2.3's alpha_k taken as printed; an image
+      without foreground then gets full background weight, and foreground pixels weigh their
+      own small fraction). `call(..., fraction_of=mask)` takes the fraction from `mask`
+      instead of `y_true` (eq. 2.3 counts B_k, the unmasked tumour, while eq. 2.2's target is
+      the masked M B_k).
     Categorical mode (`categorical=True`, softmax over K channels):
     loss = -mean_pixels sum_c w_c g_c log p_c, with w_c = 1 (plain), the given
     `class_weights`, or, with `per_image=True`, w_c = 1 - (fraction of class c
@@ -190,7 +194,7 @@ class BalancedCrossentropy(keras.losses.Loss):
         self.invert_balance = bool(invert_balance)
         self.epsilon = float(epsilon)
 
-    def call(self, y_true, y_pred):
+    def call(self, y_true, y_pred, fraction_of=None):
         y_true, y_pred = _as_float32(y_true, y_pred)
         p = ops.clip(y_pred, self.epsilon, 1.0 - self.epsilon)
         if self.categorical:
@@ -205,7 +209,8 @@ class BalancedCrossentropy(keras.losses.Loss):
             pix = -ops.sum(w * y_true * ops.log(p), axis=-1)
             return ops.mean(pix, axis=_SPATIAL)
         if self.per_image:
-            frac = ops.mean(y_true, axis=_SPATIAL, keepdims=True)
+            counted = y_true if fraction_of is None else ops.cast(fraction_of, "float32")
+            frac = ops.mean(counted, axis=_SPATIAL, keepdims=True)
             w0, w1 = (1.0 - frac, frac) if self.invert_balance else (frac, 1.0 - frac)
         elif self.alpha is not None:
             w0, w1 = self.alpha, 1.0 - self.alpha
@@ -231,7 +236,8 @@ class JointLoss(keras.losses.Loss):
     cross-entropy, `BalancedCrossentropy()`; any loss object or Keras loss
     name). With `mask_tumour_target=True` the tumour target is multiplied by
     the thresholded liver prediction, M_theta(X) B of eq. 2.1 (no gradient
-    flows through the mask).
+    flows through the mask); a per-image balanced inner loss still takes its
+    tumour fraction from the unmasked B (eq. 2.3).
     """
 
     def __init__(self, c=0.5, inner=None, mask_tumour_target=False, liver_threshold=0.5,
@@ -248,8 +254,10 @@ class JointLoss(keras.losses.Loss):
         self.mask_tumour_target = bool(mask_tumour_target)
         self.liver_threshold = float(liver_threshold)
 
-    def _inner(self, y_true, y_pred):
-        if isinstance(self.inner, keras.losses.Loss):
+    def _inner(self, y_true, y_pred, fraction_of=None):
+        if isinstance(self.inner, BalancedCrossentropy):
+            values = self.inner.call(y_true, y_pred, fraction_of=fraction_of)
+        elif isinstance(self.inner, keras.losses.Loss):
             values = self.inner.call(y_true, y_pred)
         else:
             values = self.inner(y_true, y_pred)
@@ -265,10 +273,12 @@ class JointLoss(keras.losses.Loss):
             raise OptionError(f"JointLoss needs a 2-channel output (liver, tumour), got {y_pred.shape[-1]}")
         liver_t, tumour_t = y_true[..., 0:1], y_true[..., 1:2]
         liver_p, tumour_p = y_pred[..., 0:1], y_pred[..., 1:2]
+        tumour_b = tumour_t  # B_k: a balanced inner loss counts its fraction here (eq. 2.3)
         if self.mask_tumour_target:
             mask = ops.cast(ops.stop_gradient(liver_p) > self.liver_threshold, "float32")
             tumour_t = tumour_t * mask
-        return self.c * self._inner(liver_t, liver_p) + (1.0 - self.c) * self._inner(tumour_t, tumour_p)
+        return (self.c * self._inner(liver_t, liver_p)
+                + (1.0 - self.c) * self._inner(tumour_t, tumour_p, fraction_of=tumour_b))
 
     def get_config(self):
         return {**super().get_config(), "dtype": self.dtype, "c": self.c,

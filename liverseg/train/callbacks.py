@@ -24,6 +24,7 @@ from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_replace, atomic_write_json, fsync_file, read_json
 from liverseg.train.devices import backend
 from liverseg.train.distribution import portable_batchnorm
+from liverseg.train.monitors import monitor_callbacks
 from liverseg.train.schedules import make_learning_rate, schedule_callbacks
 
 BACKUP_STATE = "state.json"
@@ -175,7 +176,8 @@ def tensorboard_available() -> bool:
 
 
 def stage_callbacks(stage_dir, train: TrainConfig, extra=(), restore_dir=None):
-    """The callbacks of a stage in `stage_dir`, in running order: TerminateOnNaN, best and last
+    """The callbacks of a stage in `stage_dir`, in running order: TerminateOnNaN, a "mean(...)"
+    monitor's value (`liverseg.train.monitors`), best and last
     checkpoints, the CSV history, TensorBoard, schedule callbacks, early stopping, `extra`, and
     the backup last. Returns `(callbacks, best_checkpoint, backup)`."""
     stage_dir = Path(stage_dir)
@@ -184,7 +186,7 @@ def stage_callbacks(stage_dir, train: TrainConfig, extra=(), restore_dir=None):
     last = AtomicModelCheckpoint(stage_dir / "last.keras", monitor=train.monitor,
                                  mode=train.monitor_mode, save_best_only=False)
     stateful = {"best_checkpoint": best}
-    callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), best, last,
+    callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *monitor_callbacks(train.monitor), best, last,
                  keras.callbacks.CSVLogger(str(stage_dir / "history.csv"), append=True)]
     if tensorboard_available():
         callbacks.append(keras.callbacks.TensorBoard(log_dir=str(stage_dir / "tensorboard")))

@@ -2,6 +2,8 @@
 inputs, the VGG-FCN baseline, the multi-scale sizes, the hole filling, the SGD recipe and `--weights`."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import cv2
 import keras
 import numpy as np
@@ -141,7 +143,9 @@ def test_paper_training_recipe():
     t, d = cfg.train, cfg.data
     assert (t.optimizer, t.momentum, t.learning_rate, t.epochs) == ("sgd", 0.9, 0.0016, 100)
     assert (t.schedule, t.step_epochs, t.learning_rate * t.step_factor) == ("constant_then_linear", 60, 0.0008)
-    assert (d.batch_size, d.sampling, d.positive_fraction, d.max_slices) == (10, "liver_balanced", 0.5, 8802)
+    assert (d.batch_size, d.sampling, d.positive_fraction, d.max_slices) == (10, "lesion_balanced", 0.5, 8802)
+    assert (t.weight_decay, cfg.augment.zoom_range) == (5e-4, 0.3)  # ademxapp (NOTES.md): wd 5e-4, scales 0.7-1.3
+    assert t.monitor == "mean(val_liver_dice,val_tumour_dice)"  # the lesion takes part in the checkpoint
     assert (d.crop, d.crop_size, cfg.preprocess.window) == ("centred", 504, (-160.0, 240.0))
     assert cfg.augment.zoom_range and cfg.augment.horizontal_flip  # random scaling and flips
     assert cfg.net.input_size == d.crop_size and stages(cfg)[0].sources[0].crop_size == 480  # FCN-8s: x32
@@ -169,3 +173,36 @@ def test_bilinear_upsampling_equals_opencv():
     x = np.random.default_rng(1).random((2, 5, 7, 2), dtype=np.float32)
     want = np.stack([cv2.resize(s, (56, 40), interpolation=cv2.INTER_LINEAR) for s in x])
     np.testing.assert_allclose(model.predict_on_batch(x), want, atol=1e-5)
+
+
+def _lits_like_manifest(cases: int = 30):
+    """Per case 300 slices: 100 .. 199 liver, 140 .. 179 of them with lesion (40 lesion, 60 liver-only,
+    200 with neither)."""
+    import pandas as pd
+
+    k = np.arange(300)
+    return pd.concat([pd.DataFrame({"case_id": f"c{c}", "slice_index": k,
+                                    "liver_pixels": ((k >= 100) & (k < 200)).astype(int) * 500,
+                                    "tumour_pixels": ((k >= 140) & (k < 180)).astype(int) * 50})
+                      for c in range(cases)], ignore_index=True)
+
+
+@pytest.mark.parametrize("profile", ["paper", "cpu"])
+def test_every_network_trains_on_lesion_slices_against_slices_with_neither(profile):
+    """2.5: half the slices with liver and lesion, half with neither, for every network of Table 2."""
+    from types import SimpleNamespace
+
+    from liverseg.runner.data import stage_rows
+
+    cache = SimpleNamespace(manifest=_lits_like_manifest())
+    split = {"mode": "patients", "train": [f"c{c}" for c in range(30)]}
+    cfg = get_config(profile)
+    for stage in stages(cfg):
+        rows = stage_rows(cache, split, "train", stage.sources[0], seed=0)
+        lesion = rows.tumour_pixels.to_numpy() > 0
+        assert len(rows) == 2 * 30 * 40, stage.name  # every lesion slice and as many with neither
+        assert lesion.mean() == 0.5 and (rows.liver_pixels.to_numpy()[~lesion] == 0).all(), stage.name
+    # the other reading, kept as an option: liver against no liver (lesion slices 40 % of the liver half)
+    other = replace(cfg.data, sampling="liver_balanced")
+    rows = stage_rows(cache, split, "train", other, seed=0)
+    assert (rows.tumour_pixels > 0).mean() == pytest.approx(0.2)

@@ -42,7 +42,7 @@ def test_paper_profile_training_settings():
     assert (cfg.data.max_slices, cfg.data.max_val_slices, cfg.table_slices) == (765, 50, 50)  # 3.1
     names = [s.name for s in stages(cfg)]
     assert names == ["onestep", "onestep_balanced", "liver", "tumour", "tumour_alpha0.02", "tumour_alpha0.05",
-                     "tumour_alpha0.30", "tumour_alphabal", "joint"]
+                     "tumour_alpha0.30", "tumour_alphabal", "tumour_alphabal_printed", "joint"]
     by_name = {s.name: s for s in stages(cfg)}
     assert (by_name["onestep"].train.epochs, by_name["onestep_balanced"].train.epochs) == (50, 30)  # 2.4
     assert (by_name["liver"].train.epochs, by_name["tumour"].train.epochs) == (300, 600)  # 2.4
@@ -50,7 +50,7 @@ def test_paper_profile_training_settings():
         assert stage.train.optimizer == "sgd" and stage.train.momentum > 0  # 2.4: SGD with momentum
     assert by_name["liver"].train.learning_rate == 1e-3 and by_name["tumour_alpha0.02"].train.learning_rate == 1e-4
     # four fine-tunings of one pretrained B, and B behind the trained A
-    assert all(by_name[f"tumour_alpha{a}"].init_from == {"": "tumour"} for a in ("0.02", "0.05", "0.30", "bal"))
+    assert all(by_name[f"tumour_alpha{a}"].init_from == {"": "tumour"} for a in ("0.02", "0.05", "0.30", "bal", "bal_printed"))
     assert by_name["tumour"].init_from == {"unet_a": "liver"} and by_name["onestep_balanced"].init_from == {"": "onestep"}
     assert by_name["joint"].init_from == {}
 
@@ -116,14 +116,42 @@ def test_eq_2_2_readings():
     truth[:2, :2] = 1.0  # tumour fraction 0.04
     miss_tumour = np.where(truth > 0, 0.1, 1e-5).astype("float32")  # wrong on tumour pixels only
     miss_background = np.where(truth > 0, 0.999, 0.9).astype("float32")  # wrong on background only
-    text, printed = tiny(balanced_reading="text"), tiny(balanced_reading="printed")
+    cfg = tiny()
     ce = -np.log(0.1) * 4 / 100  # plain cross-entropy of the four missed tumour pixels, mean over pixels
     # text reading: tumour weight 1 - 0.04, background weight 0.04; printed: the other way round
-    assert _loss_of(text, "balanced", truth, miss_tumour) == pytest.approx(0.96 * ce, rel=0.02)
-    assert _loss_of(printed, "balanced", truth, miss_tumour) == pytest.approx(0.04 * ce, rel=0.05)
-    assert _loss_of(text, "balanced", truth, miss_background) < _loss_of(printed, "balanced", truth, miss_background)
+    assert _loss_of(cfg, "balanced", truth, miss_tumour) == pytest.approx(0.96 * ce, rel=0.02)
+    assert _loss_of(cfg, "balanced_printed", truth, miss_tumour) == pytest.approx(0.04 * ce, rel=0.05)
+    assert _loss_of(cfg, "balanced", truth, miss_background) < _loss_of(cfg, "balanced_printed", truth, miss_background)
     # a fixed alpha weighs background pixels (2.2: a small alpha lowers the background's importance)
-    assert _loss_of(text, 0.02, truth, miss_background) == pytest.approx(
-        0.02 / 0.30 * _loss_of(text, 0.30, truth, miss_background), rel=0.02)
-    with pytest.raises(OptionError, match="balanced_reading"):
-        tumour_loss(tiny(balanced_reading="sideways"), "balanced")
+    assert _loss_of(cfg, 0.02, truth, miss_background) == pytest.approx(
+        0.02 / 0.30 * _loss_of(cfg, 0.30, truth, miss_background), rel=0.02)
+    with pytest.raises(OptionError, match="balanced_printed"):
+        tumour_loss(cfg, "sideways")
+
+
+def test_tumour_free_slices_under_each_balanced_reading():
+    """The text's reading gives a slice without tumour no loss at all (weight = fraction = 0); the
+    printed one gives it the full background weight."""
+    empty = np.zeros((10, 10), "float32")
+    false_positive = np.full((10, 10), 0.9, "float32")
+    cfg = tiny()
+    assert _loss_of(cfg, "balanced", empty, false_positive) == pytest.approx(0.0, abs=1e-7)
+    assert _loss_of(cfg, "balanced_printed", empty, false_positive) == pytest.approx(-np.log(0.1), rel=1e-3)
+
+
+def test_balanced_fraction_counts_the_unmasked_tumour():
+    """Eq. 2.3's alpha_k counts B_k; the target of eq. 2.2 is M B_k. A tumour of 4 pixels, 2 of
+    them outside A's mask: the fraction is 0.04 (not 0.02) and the masked-out pixels are background."""
+    truth = np.zeros((10, 10), "float32")
+    truth[:2, :2] = 1.0
+    liver = np.full((10, 10), 0.99, "float32")
+    liver[0, :2] = 0.01  # A misses two tumour pixels: M B has 2 tumour pixels
+    p_tumour = np.where(truth > 0, 0.8, 1e-5).astype("float32")
+    p_tumour[0, :2] = 0.5
+    y = np.stack([np.ones_like(truth), truth], -1)[None]
+    p = np.stack([liver, p_tumour], -1)[None]
+    got = float(tumour_loss(tiny(), "balanced")(y, p))
+    # masked target: 2 tumour pixels (weight 1 - 0.04) at p = 0.8, 2 masked-out ones now background
+    # (weight 0.04) at p = 0.5; with the fraction of M B (0.02) the weights would be 0.98 and 0.02
+    want = (0.96 * 2 * -np.log(0.8) + 0.04 * 2 * -np.log(0.5) + 0.04 * 96 * -np.log(1 - 1e-5)) / 100
+    assert got == pytest.approx(want, rel=1e-3)

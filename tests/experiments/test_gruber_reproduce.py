@@ -18,8 +18,10 @@ from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
 
 REPO = Path(__file__).resolve().parents[2]
-# the smoke profile sweeps alpha 0.02 and balanced (both code paths); the paper's four are in the cpu profile
-STAGES = ("onestep", "onestep_balanced", "liver", "tumour", "tumour_alpha0.02", "tumour_alphabal", "joint")
+# the smoke profile sweeps alpha 0.02 and both readings of balanced (every code path); the paper's four
+# alphas are in the paper profile
+STAGES = ("onestep", "onestep_balanced", "liver", "tumour", "tumour_alpha0.02", "tumour_alphabal",
+          "tumour_alphabal_printed", "joint")
 pytestmark = pytest.mark.slow
 
 
@@ -48,10 +50,10 @@ def test_report_puts_every_table_1_row_beside_ours(gruber_smoke_run):
     for paper_value in ("0.8075", "0.8706", "0.9316", "0.7711", "0.7261", "0.7388", "0.9106", "0.9995"):
         assert any(paper_value in r for r in rows), paper_value
     for ours in ("one-step, liver", "one-step, tumour", "sequential, liver", "tumour alpha 0.02",
-                 "tumour alpha bal", "joint loss (2.1), tumour"):
+                 "tumour alpha bal |", "tumour alpha bal_printed", "joint loss (2.1), tumour"):
         assert any(r.startswith("| ours | liverseg smoke") and ours in r for r in rows), ours
     summary = read_json(gruber_smoke_run / "evaluation" / "slices" / "summary.json")
-    for model in ("onestep_balanced", "tumour_alphabal", "joint"):
+    for model in ("onestep_balanced", "tumour_alphabal", "tumour_alphabal_printed", "joint"):
         for cls in ("liver", "tumour"):
             values = summary["rows"][model][cls]
             assert 0.0 <= values["pixel_accuracy"] <= 1.0 and 0.0 <= values["iou"] <= 1.0

@@ -46,13 +46,19 @@ def test_paper_unet_is_ronneberger_572_to_388():
 
 
 @pytest.mark.parametrize("variant, gates, heads, convlstm", [
-    ("aunet", 4, 1, 0), ("aunet_ds", 4, 4, 0), ("dalunet", 4, 4, 4)])
+    ("aunet", 3, 1, 0), ("aunet_ds", 3, 4, 0), ("dalunet", 3, 4, 4)])
 def test_attention_variants_have_their_parts(variant, gates, heads, convlstm):
     model = build_variant(get_config("paper"), variant)
     names = [layer.name for layer in model.layers]
-    assert sum(n.endswith("_att_psi") for n in names) == gates  # one gate per skip, gated by the coarser level
-    gate = model.get_layer(f"{variant}_dec1_att_phi")
-    assert gate.input.shape[1] == 256 and model.get_layer(f"{variant}_dec1_att_theta").input.shape[1] == 512
+    # Oktay et al.: a gate on every skip below the top one, gated by the coarser level, with its W
+    assert sum(n.endswith("_att_psi") for n in names) == gates
+    assert sum(n.endswith("_att_out_conv") for n in names) == gates and f"{variant}_dec1_att_psi" not in names
+    gate = model.get_layer(f"{variant}_dec2_att_phi")
+    assert gate.input.shape[1] == 128 and model.get_layer(f"{variant}_dec2_att_theta").input.shape[1] == 256
+    top = build_variant(replace(get_config("paper"), net=replace(get_config("paper").net, attention_top_skip=True,
+                                                                  attention_projection=False)), variant)
+    top_names = [layer.name for layer in top.layers]
+    assert sum(n.endswith("_att_psi") for n in top_names) == gates + 1 and not any("_att_out_" in n for n in top_names)
     sigmoids = [n for n in names if n.endswith("_sigmoid") and "_att_" not in n]
     assert len(sigmoids) == heads and model.output_shape == (None, 512, 512, 2 * heads)
     assert len(_layers(model, keras.layers.ConvLSTM2D)) == convlstm
@@ -102,7 +108,7 @@ def test_mixed_float16_on_a_512_batch_has_no_nan(variant):
     finally:
         keras.config.set_dtype_policy(previous)
     assert np.isfinite(history.history["loss"][0]) and np.isfinite(out).all() and out.dtype == np.float32
-    assert model.get_layer(f"{variant}_dec1_att_psi").compute_dtype == "float16"
+    assert model.get_layer(f"{variant}_dec2_att_psi").compute_dtype == "float16"
     if variant == "dalunet":
         assert lstm and all(layer.compute_dtype == "float16" for layer in lstm)
 
@@ -124,7 +130,8 @@ def test_paper_training_and_preprocessing_settings():
     cfg = get_config("paper")
     assert cfg.preprocess.window == (-125.0, 125.0) and cfg.preprocess.equalize == "global"  # III-A, Fig. 2-4
     a = cfg.augment  # III-B
-    assert (a.rotation_range, a.width_shift_range, a.height_shift_range, a.zoom_range) == (0.1, 0.05, 0.05, 0.05)
+    # "small rotations (up to 10 percent)": 10 % of the +-180 degree range, not 0.1 degree
+    assert (a.rotation_range, a.width_shift_range, a.height_shift_range, a.zoom_range) == (18.0, 0.05, 0.05, 0.05)
     assert a.shear_range > 0 and not a.horizontal_flip
     assert [s.name for s in stages(cfg)] == list(TABLE_ORDER)
     for stage in stages(cfg):  # III-C: Adagrad, cross-entropy, plateau + early stopping, 100 epochs (Fig. 6)
@@ -171,3 +178,30 @@ def test_labels_keep_tumour_inside_the_largest_liver():
     truth = labels.transpose(1, 2, 0).copy()
     truth[..., 1:3][truth[..., 1:3] == 2] = 1  # truth without tumour: slices 1 and 2 are false positives
     assert specificity([(truth, labels.transpose(1, 2, 0))]) == pytest.approx(0.5)
+
+
+def test_readme_names_the_monitor_the_callbacks_watch():
+    """III-C names the three callbacks, not what they watch: the README says what the config does."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[2] / "experiments" / "li_dalunet" / "README.md").read_text()
+    monitor = get_config("paper").train.monitor
+    assert monitor == "val_liver_soft_dice" and f"`{monitor}`" in readme
+    assert "best validation loss" not in readme and "checkpoint on the validation loss" not in readme
+
+
+def test_capacity_note_separates_dalunet_from_aunet_ds():
+    from experiments.li_dalunet.paper import capacity_note, parameter_counts
+
+    counts = parameter_counts(tiny(size=32))
+    assert counts["dalunet"] > counts["aunet_ds"] > counts["aunet"]
+    note = capacity_note(tiny(size=32))
+    assert f"{counts['dalunet']:,}" in note and f"{counts['dalunet'] / counts['aunet_ds']:.2f}" in note
+
+
+def test_paper_dalunet_more_than_doubles_aunet_ds_capacity():
+    """The dense bottleneck at 1024 filters: the report must say the last step changes capacity."""
+    from experiments.li_dalunet.paper import parameter_counts
+
+    counts = parameter_counts(get_config("paper"))
+    assert counts["dalunet"] / counts["aunet_ds"] > 2.0

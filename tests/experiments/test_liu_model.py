@@ -116,3 +116,28 @@ def test_ten_folds_test_every_patient_once():
     table = pd.DataFrame({"case_id": patients, "tumour_mm3": 1.0})
     split = choose_split(table, cfg, 0)
     assert split["test"] == folds[3] and not set(split["test"]) & (set(split["train"]) | set(split["val"]))
+
+
+def test_all_components_variants_keep_every_component_and_load_their_stage(tmp_path):
+    from experiments.liu_crunet.config import VARIANTS, variant_stage
+    from experiments.liu_crunet.predict import LiuPredictor
+    from experiments.liu_crunet.spec import PAPER
+
+    cfg = get_config("smoke")
+    probs = np.zeros((3, 8, 8, 1), np.float32)
+    probs[:, 1:4, 1:4] = 0.9  # a large component
+    probs[1, 6, 6] = 0.9  # and a stray voxel
+    keep = LiuPredictor(cfg, None, "crunet_d_all_components").labels(probs)
+    largest = LiuPredictor(cfg, None, "crunet_d").labels(probs)
+    assert keep[1, 6, 6] == 1 and largest[1, 6, 6] == 0 and keep.sum() == largest.sum() + 1
+    assert {"crunet_b_all_components", "crunet_d_all_components"} <= set(VARIANTS)
+    assert PAPER.variant_stages(cfg, "crunet_d_all_components") == ("crunet_d",)
+    assert variant_stage("crunet_b_all_components") == "crunet_b" and variant_stage("runet") == "runet"
+
+
+def test_mean_abs_rvd_reads_the_magnitude(tmp_path):
+    from experiments.liu_crunet.figures import mean_abs_rvd
+
+    (tmp_path / "evaluation" / "v").mkdir(parents=True)
+    pd.DataFrame({"case": ["a", "b"], "liver_rvd": [0.1, -0.3]}).to_csv(tmp_path / "evaluation" / "v" / "per_case.csv")
+    assert mean_abs_rvd(tmp_path, ["v"])["v"] == pytest.approx(0.2)
