@@ -6,6 +6,7 @@
 #   make compare                                 every paper's default variant on one test set (phantom, cpu)
 #   make compare PROFILE=paper LITS_DIR=/data/lits GPU=1   the same on LiTS (COMPARE_DIR: where it goes)
 #   make test                                    the test suite CI runs (then make test-process)
+#   make readme                                  rewrite the READMEs' figures from the files that hold them
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -20,7 +21,7 @@ export PYTHONHASHSEED ?= 0
 
 COMPARE_DIR ?= compare
 
-.PHONY: venv dev test test-process test-fast bench compare clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
+.PHONY: readme venv dev test test-process test-fast bench compare clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
 
 $(VENV)/.runtime-$(GPU): requirements-base.txt $(REQS) setup.cfg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,6 +59,9 @@ $(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
 $(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
 	@test -f experiments/$*/spec.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
 	$(PY) -m liverseg.runner.record_expected $* --update
+
+readme: $(VENV)/.runtime-$(GPU)
+	$(PY) -m liverseg.runner.readme
 
 compare: $(VENV)/.runtime-$(GPU)
 	$(PY) -m liverseg.cli.main compare --profile $(PROFILE) --seed $(SEED) --out $(COMPARE_DIR) $(DATA_ARGS)
