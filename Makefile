@@ -5,6 +5,7 @@
 #   make reproduce-gong SPLIT=compare/split.json the common split of make compare (which then reuses the run)
 #   make compare                                 every paper's default variant on one test set (phantom, cpu)
 #   make compare PROFILE=paper LITS_DIR=/data/lits GPU=1   the same on LiTS (COMPARE_DIR: where it goes)
+#   make compare PROTOCOL=lits                   its scores exactly as the official LiTS scorer computes them
 #   make test                                    the test suite CI runs (then make test-process)
 #   make readme                                  rewrite the READMEs' figures from the files that hold them
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,6 +13,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PROFILE ?= cpu
 SEED ?= 0
+PROTOCOL ?= liverseg
 GPU ?= 0
 PAPERS := gong gruber li_dalunet liu_crunet bi_cascaded_resnet
 REQS := $(if $(filter 1,$(GPU)),requirements-gpu.txt,requirements.txt)
@@ -64,7 +66,7 @@ readme: $(VENV)/.runtime-$(GPU)
 	$(PY) -m liverseg.runner.readme
 
 compare: $(VENV)/.runtime-$(GPU)
-	$(PY) -m liverseg.cli.main compare --profile $(PROFILE) --seed $(SEED) --out $(COMPARE_DIR) $(DATA_ARGS)
+	$(PY) -m liverseg.cli.main compare --profile $(PROFILE) --seed $(SEED) --protocol $(PROTOCOL) --out $(COMPARE_DIR) $(DATA_ARGS)
 
 bench: $(VENV)/.dev-$(GPU)
 	$(PY) benchmarks/pipeline.py

@@ -18,6 +18,9 @@ def configure(parser) -> None:
     parser.add_argument("--seed", type=int, default=0, help="seed of the common split and of every training")
     parser.add_argument("--test-fraction", type=float, default=0.25, help="share of the patients tested (0.25)")
     parser.add_argument("--val-fraction", type=float, default=0.15, help="share of the patients validating (0.15)")
+    parser.add_argument("--protocol", choices=("liverseg", "lits"), default="liverseg",
+                        help="summary conventions: liverseg (the project's; default) or lits (the official LiTS "
+                             "scorer's figures; see `liverseg evaluate --help`)")
     parser.add_argument("--no-reuse-paper-runs", action="store_true",
                         help="do not reuse finished `make reproduce-<paper>` runs, even compatible ones")
 
@@ -35,6 +38,7 @@ def run(args) -> int:
         raise OptionError(f"--papers: a paper is named twice ({args.papers})")
     options = CompareOptions(out=args.out.resolve(), papers=chosen, profile=args.profile, data_dir=args.data_dir,
                              dataset=args.dataset, seed=args.seed, val_fraction=args.val_fraction,
-                             test_fraction=args.test_fraction, reuse_paper_runs=not args.no_reuse_paper_runs)
+                             test_fraction=args.test_fraction, reuse_paper_runs=not args.no_reuse_paper_runs,
+                             protocol=args.protocol)
     compare(options)
     return 0

@@ -12,13 +12,24 @@
   accuracy, IoU, adjusted Rand index (Table 1's RI) beside the classic one, restricted AUC;
   `adjusted_rand_index`, `rand_index`, `ari_from_accuracy_iou`, and the ROC over the pixels
   with 0.01 < p < 0.99: `restricted_auc`, `restricted_roc`, `youden_threshold`;
-- `evaluate_folders(pred_dir, truth_dir, out_dir)`: the `liverseg evaluate` command.
+- `lits_case(pred_labels, truth_labels, spacing)`: the official LiTS scorer's per-case values, as
+  ``*_lits`` columns (`liverseg.evaluation.lits_scorer`; its lesion matching, quirks included, in
+  `liverseg.evaluation.lits_matching`); `score_volumes(pred, truth)`: one case's row with the columns
+  of both protocols, from two label Volumes;
+- `aggregate(per_case, protocol)`: ``"liverseg"`` (default) the project's conventions, ``"lits"`` the
+  scorer's summary figures exactly (`PROTOCOLS`); `scores_txt` writes them as its scores.txt;
+- `evaluate_folders(pred_dir, truth_dir, out_dir, protocol=...)`: the `liverseg evaluate` command.
 
 The definitions follow the LiTS challenge scorer (lits-challenge-scoring, ``program/evaluate.py``
-and ``program/helpers/{calc_metric,surface}.py``); every departure is stated in the docstring
-of the function concerned.
+and ``program/helpers/{calc_metric,surface}.py``). The project's own protocol departs from it on
+purpose in a few places (RVD = (|P| - |G|) / |G|, the largest *absolute* tumour-burden error,
++inf rather than 9001 for an empty mask, tumour metrics per case rather than per detected lesion,
+NaN for undefined precision / recall), each stated in the docstring of the function concerned;
+``protocol="lits"`` gives the scorer's numbers exactly (see `liverseg.evaluation.lits_scorer`).
 """
-from liverseg.evaluation.volume_metrics import VOLUME_METRICS, aggregate, evaluate_case, volume_metrics
+from liverseg.evaluation.volume_metrics import PROTOCOLS, VOLUME_METRICS, aggregate, evaluate_case, volume_metrics
+from liverseg.evaluation.lits_scorer import LITS_COLUMNS, lits_case, lits_summary, scores_txt
+from liverseg.evaluation.cases import score_volumes
 from liverseg.evaluation.files import evaluate_folders, find_cases
 from liverseg.evaluation.lesions import lesion_detection, tumour_burden
 from liverseg.evaluation.pixel_metrics import (
@@ -35,6 +46,8 @@ from liverseg.evaluation.pixel_metrics import (
 from liverseg.evaluation.surface import SURFACE_DEFINITIONS, surface_distances, surface_mask
 
 __all__ = [
+    "LITS_COLUMNS",
+    "PROTOCOLS",
     "SURFACE_DEFINITIONS",
     "VOLUME_METRICS",
     "adjusted_rand_index",
@@ -46,10 +59,14 @@ __all__ = [
     "find_cases",
     "gruber_metrics",
     "lesion_detection",
+    "lits_case",
+    "lits_summary",
     "rand_index",
     "restricted_auc",
     "restricted_pixels",
     "restricted_roc",
+    "score_volumes",
+    "scores_txt",
     "surface_distances",
     "surface_mask",
     "tumour_burden",

@@ -1,6 +1,7 @@
 """Score a folder of LiTS-named predictions against a folder of truth label volumes."""
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import re
@@ -8,7 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from liverseg.evaluation.volume_metrics import aggregate, evaluate_case
+from liverseg.evaluation.cases import same_orientation, score_volumes
+from liverseg.evaluation.lits_scorer import scores_txt, scores_txt_values
+from liverseg.evaluation.volume_metrics import PROTOCOLS, aggregate
 from liverseg.io.atomic import atomic_path, json_default
 from liverseg.errors import InputError, OptionError
 from liverseg.io.naming import index_by_case_number
@@ -19,10 +22,12 @@ from liverseg.evaluation.surface import SURFACE_DEFINITIONS
 CASE_NAME = re.compile(r"^(?:test-segmentation|segmentation|prediction)-(\d+)\.nii(?:\.gz)?$")
 ACCEPTED = "segmentation-N, test-segmentation-N or prediction-N with .nii or .nii.gz"
 SPACING_ATOL_MM = 1e-3
-TABLE_COLUMNS = (
-    "liver_dice", "liver_assd", "liver_msd", "tumour_dice", "lesion_num_truth",
-    "lesion_tp_50", "lesion_fp_50", "tumour_burden_error",
-)
+TABLE_COLUMNS = {
+    "liverseg": ("liver_dice", "liver_assd", "liver_msd", "tumour_dice", "lesion_num_truth",
+                 "lesion_tp_50", "lesion_fp_50", "tumour_burden_error"),
+    "lits": ("liver_dice_lits", "liver_assd_lits", "liver_msd_lits", "tumour_dice", "lesion_num_truth",
+             "lesion_tp_50_lits", "lesion_fp_50_lits", "tumour_burden_error_lits"),
+}
 
 
 def find_cases(folder) -> dict[int, Path]:
@@ -55,13 +60,30 @@ def _same_geometry(pred, truth, pred_path, truth_path) -> None:
         )
 
 
-def _write_outputs(out_dir: Path, frame, summary: dict) -> None:
-    """Write per_case.csv and summary.json together: both appear, or neither (and no new folder)."""
+def _lits_checks(pred, truth, pred_path, truth_path) -> None:
+    """What `--protocol lits` refuses: a case the scorer cannot score, or would score misplaced."""
+    if not np.any(truth.array >= 1):
+        raise InputError(truth_path, "has no liver (no label 1 or 2): the LiTS scorer cannot score it (its tumour "
+                                     "burden divides by zero); score it with --protocol liverseg")
+    if not same_orientation(pred, truth):
+        raise InputError(pred_path, f"stores its voxels in another orientation than its truth {truth_path}; the LiTS "
+                                    "scorer compares the stored arrays: write the prediction with the truth's affine")
+
+
+def _write_outputs(out_dir: Path, frame, summary: dict, scores: str | None = None) -> None:
+    """Write per_case.csv, summary.json (and scores.txt when given) together: all appear, or none
+    (and no new folder)."""
     created = not out_dir.exists()
     try:
-        with atomic_path(out_dir / "per_case.csv") as csv_tmp, atomic_path(out_dir / "summary.json") as json_tmp:
+        with contextlib.ExitStack() as files:
+            csv_tmp = files.enter_context(atomic_path(out_dir / "per_case.csv"))
+            json_tmp = files.enter_context(atomic_path(out_dir / "summary.json"))
             frame.to_csv(csv_tmp, index=False, lineterminator="\n")
             json_tmp.write_text(json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8")
+            if scores is not None:
+                files.enter_context(atomic_path(out_dir / "scores.txt")).write_text(scores, encoding="utf-8")
+        if scores is None:
+            (out_dir / "scores.txt").unlink(missing_ok=True)  # a LiTS scores.txt of an earlier run would mislead
     except BaseException:
         if created:
             try:
@@ -71,7 +93,8 @@ def _write_outputs(out_dir: Path, frame, summary: dict) -> None:
         raise
 
 
-def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bool = False) -> dict:
+def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bool = False,
+                     protocol: str = "liverseg") -> dict:
     """Evaluate every truth case against the prediction with the same case number.
 
     Both folders hold files named segmentation-N, test-segmentation-N or prediction-N
@@ -81,16 +104,31 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
     two files for one case, truth cases without a prediction (all listed), a prediction whose
     shape or spacing (within 0.001 mm) differs from its truth, unreadable files.
 
-    Writes `out_dir`/per_case.csv (column ``case`` = N, then every `evaluate_case` key) and
-    `out_dir`/summary.json (`aggregate` keys plus ``assd_definition`` and ``cases``; NaN and
-    +inf written as the JSON extensions NaN / Infinity that Python and pandas read back), only
-    after every case has been scored, so an error leaves nothing behind. Unless `quiet`, prints
-    a per-case table and the summary. Returns the summary dict.
+    `protocol` (`PROTOCOLS`) chooses the summary: ``"liverseg"`` (default) the project's
+    conventions, ``"lits"`` the official LiTS scorer's figures (`liverseg.evaluation.lits_scorer`),
+    averaged in the scorer's case order (truth file names sorted as strings). ``"lits"`` also
+    refuses (InputError) a truth without liver, which the scorer cannot score, and a prediction
+    stored in another orientation than its truth, which the scorer would compare voxel by voxel
+    as stored; `assd` must then be ``"lits"`` (OptionError otherwise: the scorer's surfaces are fixed).
+
+    Writes `out_dir`/per_case.csv (column ``case`` = N, then every column of both protocols:
+    `score_volumes`), `out_dir`/summary.json (`aggregate` keys plus ``protocol``,
+    ``assd_definition`` and ``cases``, and under ``"lits"`` ``scores_txt``: the figures under the
+    scorer's own names; NaN and +inf written as the JSON extensions NaN / Infinity that Python and
+    pandas read back) and, under ``"lits"``, `out_dir`/scores.txt, the scorer's output file
+    (``name: value``, 3 decimals, its order), only after every case has been scored, so an
+    error leaves nothing behind. Unless `quiet`, prints a per-case table and the summary. Returns
+    the summary dict.
     """
     import pandas as pd
 
+    if protocol not in PROTOCOLS:
+        raise OptionError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     if assd not in SURFACE_DEFINITIONS:
         raise OptionError(f"unknown ASSD definition {assd!r}; choose one of {', '.join(SURFACE_DEFINITIONS)}")
+    if protocol == "lits" and assd != "lits":
+        raise OptionError(f"--assd {assd} does not apply to --protocol lits: the LiTS scorer's surfaces are the "
+                          "18-neighbourhood ones (--assd lits)")
     truth_cases = find_cases(truth_dir)
     if not truth_cases:
         raise InputError(truth_dir, f"no truth label files named {ACCEPTED}")
@@ -106,15 +144,27 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
         truth = _read_labels(truth_path)
         pred = _read_labels(pred_path)
         _same_geometry(pred, truth, pred_path, truth_path)
-        rows.append({"case": number, **evaluate_case(pred.array, truth.array, truth.spacing, assd=assd)})
+        if protocol == "lits":
+            _lits_checks(pred, truth, pred_path, truth_path)
+        rows.append({"case": number, **score_volumes(pred, truth, assd=assd)})
     frame = pd.DataFrame(rows)
+    # the scorer's order (sorted file names) for its means, so that they add up in the same order
+    names = [truth_cases[n].name for n in frame["case"]]
+    order = sorted(range(len(names)), key=names.__getitem__) if protocol == "lits" else list(range(len(names)))
+    summary = aggregate(frame.iloc[order].reset_index(drop=True), protocol=protocol)
     # plain Python numbers (NaN and inf stay floats), so the printed table and the caller see what the JSON holds
-    summary = {k: json_default(v) if isinstance(v, np.generic) else v for k, v in aggregate(frame).items()}
+    summary = {k: json_default(v) if isinstance(v, np.generic) else v for k, v in summary.items()}
+    summary["protocol"] = protocol
     summary["assd_definition"] = assd
     summary["cases"] = [int(n) for n in frame["case"]]
-    _write_outputs(Path(out_dir), frame, summary)
+    scores = None
+    if protocol == "lits":
+        summary["scores_txt"] = scores_txt_values(summary)
+        scores = scores_txt(summary)
+    _write_outputs(Path(out_dir), frame, summary, scores)
     if not quiet:
-        print(frame[["case", *TABLE_COLUMNS]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+        print(f"protocol {protocol}: {PROTOCOLS[protocol]}")
+        print(frame[["case", *TABLE_COLUMNS[protocol]]].to_string(index=False, float_format=lambda v: f"{v:.4f}"))
         numbers = {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         table = pd.Series(numbers, dtype=object).map(
             lambda v: f"{v:.4f}" if isinstance(v, float) and math.isfinite(v) else str(v)

@@ -51,8 +51,12 @@ def lesion_detection(pred_tumour, truth_tumour, spacing) -> dict:
     ``fp_<l>`` predicted lesions outside detected groups, ``precision_<l>`` = tp / (tp + fp),
     ``recall_<l>`` = tp / num_truth (NaN when the denominator is 0).
 
-    Counting lesions rather than the scorer's ``len(np.unique(...))`` of label masks avoids its
-    off-by-one (the background label is counted there as a lesion).
+    The scorer's own detection (``--protocol lits``: `liverseg.evaluation.lits_matching`) uses the
+    same merge rule but departs from it in three places kept out of this one: its IoU test counts
+    the union under the predicted lesion's label, which is the true union only when that equals
+    the truth lesion's label; a detected merged truth group counts there as one lesion (here: as
+    its number of truth lesions) and a missed one subtracts all of them (here: none); and its
+    detected-lesion mask is uint8 (labels above 255 wrap).
     """
     pred = np.asarray(pred_tumour).astype(bool, copy=False)
     truth = np.asarray(truth_tumour).astype(bool, copy=False)
@@ -103,8 +107,11 @@ def tumour_burden(pred_labels, truth_labels) -> dict:
     """LiTS tumour burden (tumour / liver volume ratio) of prediction and truth and the absolute
     error |burden(pred) - burden(truth)|.
 
-    The LiTS scorer gives a prediction without liver an error of 9001 (or +inf, depending on
-    the version); here a volume without liver has burden 0, so the error stays in [0, 1].
+    The LiTS scorer gives a prediction without label 1 a burden of 9001 and keeps the sign,
+    burden(truth) - burden(pred), so its "max error" is the largest signed error (per-case
+    columns ``tumour_burden_pred_lits``, ``tumour_burden_error_lits``:
+    `liverseg.evaluation.lits_scorer`); here a volume without liver has burden 0, so the error
+    stays in [0, 1], and `aggregate` reports the largest absolute error.
     """
     b_pred, b_truth = burden(pred_labels), burden(truth_labels)
     return dict(

@@ -1,5 +1,7 @@
-"""Volume metrics of the LiTS protocol for one mask pair, per case (liver, tumour, lesions) and
-aggregated over cases. NumPy / SciPy only; `liverseg.evaluation` is the public entry.
+"""Volume metrics of the LiTS protocol under the project's conventions (protocol "liverseg") for
+one mask pair, per case (liver, tumour, lesions) and aggregated over cases. The official scorer's
+exact figures (protocol "lits") are in `liverseg.evaluation.lits_scorer`; `aggregate` gives
+either. NumPy / SciPy only; `liverseg.evaluation` is the public entry.
 """
 from __future__ import annotations
 
@@ -16,6 +18,14 @@ DISTANCE_METRICS = VOLUME_METRICS[4:]
 COUNT_KEYS = ("pred_voxels", "truth_voxels", "intersection_voxels")
 STRUCTURES = ("liver", "tumour")
 DETECTION_LEVELS = ("50", "any")
+# summary protocols of `aggregate` (the per-case rows carry the columns of both)
+PROTOCOLS = {
+    "liverseg": "the project's conventions: RVD = (|P| - |G|) / |G|, tumour burden max = largest absolute "
+                "error, empty masks as in volume_metrics (default)",
+    "lits": "the official LiTS scorer's figures, exactly: RVD = (|G| - |P|) / |P|, 9001 penalties for a "
+            "prediction without label 1, tumour metrics over detected lesions, signed burden max "
+            "(liverseg.evaluation.lits_scorer)",
+}
 
 
 def volume_metrics(pred, truth, spacing, assd: str = "lits") -> dict:
@@ -26,7 +36,8 @@ def volume_metrics(pred, truth, spacing, assd: str = "lits") -> dict:
     - ``dice`` = 2|P∩G| / (|P|+|G|); ``jaccard`` = |P∩G| / |P∪G|; ``voe`` = 1 - jaccard;
     - ``rvd`` = (|P| - |G|) / |G| (signed: > 0 is over-segmentation). The LiTS scorer calls
       ``medpy.metric.ravd(reference, prediction)``, i.e. (|G| - |P|) / |P|; here the truth
-      volume is the reference, the usual definition of a relative volume difference;
+      volume is the reference, the usual definition of a relative volume difference (the
+      scorer's value is the per-case column ``liver_rvd_lits``, `liverseg.evaluation.lits_scorer`);
     - ``assd``: mean of the distances from every surface voxel of P to the nearest surface voxel
       of G and from every surface voxel of G to the nearest of P, pooled over the points of both
       surfaces: sum(d) / (|S(P)| + |S(G)|) (LiTS ``get_average_symmetric_surface_distance``);
@@ -149,8 +160,13 @@ def _ratio(num: float, den: float, empty: float = math.nan) -> float:
     return float(num) / float(den) if den else empty
 
 
-def aggregate(per_case) -> dict:
-    """Summary over cases (a list of `evaluate_case` dicts or a DataFrame of them).
+def aggregate(per_case, protocol: str = "liverseg") -> dict:
+    """Summary over cases (a list of per-case dicts or a DataFrame of them) under `protocol`.
+
+    ``protocol="lits"``: the official LiTS scorer's figures from the rows' ``*_lits`` columns
+    (`liverseg.evaluation.lits_scorer.lits_summary`; rows from `score_volumes`, or
+    `evaluate_case` merged with `lits_case`). ``"liverseg"`` (default), from `evaluate_case`'s
+    columns:
 
     - ``num_cases``;
     - ``<s>_dice_per_case``: mean of the per-case Dice (both-empty cases count as 1);
@@ -166,7 +182,13 @@ def aggregate(per_case) -> dict:
     """
     import pandas as pd
 
+    if protocol not in PROTOCOLS:
+        raise OptionError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
     frame = per_case if isinstance(per_case, pd.DataFrame) else pd.DataFrame(list(per_case))
+    if protocol == "lits":
+        from liverseg.evaluation.lits_scorer import lits_summary
+
+        return lits_summary(frame)
     out: dict = {"num_cases": int(len(frame))}
     if len(frame) == 0:
         return out

@@ -37,6 +37,7 @@ class CompareOptions:
     val_fraction: float = 0.15  # CHOICE: about 70 / 15 / 15 % of the patients, and at least one of each
     test_fraction: float = 0.25  # CHOICE: a quarter, so that the 16-case cpu phantom tests 4 patients
     reuse_paper_runs: bool = True
+    protocol: str = "liverseg"  # summary conventions of the report: liverseg or lits (liverseg.evaluation.PROTOCOLS)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from liverseg.errors import InputError, OptionError
 from liverseg.io.atomic import atomic_path, atomic_write_text, read_json
 from liverseg.report.tables import format_value, jsonable, write_metrics
 
@@ -51,15 +52,19 @@ def _seconds_per_volume(run_dir: Path, variant: str, cases: list[str]) -> float:
     return float(np.mean(seconds)) if seconds else math.nan
 
 
-def paper_scores(run, split: dict) -> tuple[dict, pd.DataFrame]:
-    """(summary on the common test cases, their per-case rows) of one paper's run; the structures the
-    paper does not segment are NaN."""
+def paper_scores(run, split: dict, protocol: str = "liverseg") -> tuple[dict, pd.DataFrame]:
+    """(summary on the common test cases under `protocol`, their per-case rows) of one paper's run; the
+    structures the paper does not segment are NaN."""
     from liverseg.evaluation import aggregate
     from liverseg.runner.predictions import per_case_table
 
     per_case = per_case_table(run.run_dir, run.variant)
     per_case = per_case[per_case.case.isin(split["test"])].reset_index(drop=True)
-    summary = aggregate(per_case)
+    try:
+        summary = aggregate(per_case, protocol=protocol)
+    except OptionError as err:  # a run scored before the per-case rows carried both protocols
+        raise InputError(run.run_dir / "evaluation" / run.variant / "per_case.csv",
+                         f"{err} (delete that evaluation folder, or the run)") from None
     for structure in ("liver", "tumour"):
         if structure not in run.spec.structures:
             drop = [k for k in summary if k.startswith(structure) or (structure == "tumour" and k.startswith("lesion"))]
@@ -118,7 +123,7 @@ def write_compare_report(runs, split: dict, options) -> Path:
     out = Path(options.out)
     scores, frames = {}, []
     for run in runs:
-        scores[run.spec.name], per_case = paper_scores(run, split)
+        scores[run.spec.name], per_case = paper_scores(run, split, getattr(options, "protocol", "liverseg"))
         frames.append(per_case.assign(paper=run.spec.name))
     per_case = pd.concat(frames, ignore_index=True)
     columns = ["paper", *[c for c in per_case.columns if c != "paper"]]
@@ -129,7 +134,8 @@ def write_compare_report(runs, split: dict, options) -> Path:
     shown = _same_slice(runs, split, per_case, out / "same_slice.png")
     first = runs[0].cfg
     data = first.data_dir or f"the phantom ({first.phantom.cases} cases, {first.phantom.size} px, seed {first.phantom.seed})"
-    metrics = {"profile": options.profile, "dataset": first.dataset, "data": data, "seed": options.seed,
+    metrics = {"profile": options.profile, "protocol": getattr(options, "protocol", "liverseg"),
+               "dataset": first.dataset, "data": data, "seed": options.seed,
                "split": {k: list(split[k]) for k in ("train", "val", "test")}, "same_slice": shown,
                "papers": {run.spec.name: {"title": run.spec.title, "variant": run.variant, "run_dir": str(run.run_dir),
                                           "reused": run.reused or None, "scores": scores[run.spec.name],
@@ -153,7 +159,8 @@ def _report_text(runs, split: dict, scores: dict, options, data: str) -> str:
         f"Profile `{options.profile}` on {data}. Common patient split (seed {options.seed}): "
         f"{len(split['train'])} train, {len(split['val'])} validation, {len(split['test'])} test: "
         f"{', '.join(split['test'])}. Every paper trains its default variant on the same training patients "
-        "and is scored on the same test volumes by the same LiTS-protocol scorer (`liverseg.evaluation`).", "",
+        "and is scored on the same test volumes by the same LiTS-protocol scorer (`liverseg.evaluation`, protocol "
+        f"`{getattr(options, 'protocol', 'liverseg')}`).", "",
         "## Liver", "", _table(header, structure_rows["liver"]), "",
         "## Tumour", "", _table([*header, "lesion precision (IoU > 0.5)", "lesion recall (IoU > 0.5)"],
                                 structure_rows["tumour"]), "",

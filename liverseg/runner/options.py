@@ -35,6 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser, spec) -> argparse.ArgumentPar
                              "e.g. compare/split.json, so that `make compare` reuses the run)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set coarse_train.epochs=3")
+    parser.add_argument("--protocol", choices=("liverseg", "lits"), default="liverseg",
+                        help="summary conventions of the volume scores: liverseg (the project's; default) or lits "
+                             "(the official LiTS scorer's figures; see `liverseg evaluate --help`)")
     parser.add_argument("--dry-run", action="store_true",
                         help="build the models, print their summaries and the config, train nothing")
     return parser

@@ -53,24 +53,33 @@ def predict_variant(spec, cache, cfg, split: dict, run_dir: Path, variant: str) 
     atomic_write_json(out_dir / "done.json", {"variant": variant, "cases": list(split["test"])})
 
 
-def evaluate_variant(cache, split: dict, run_dir: Path, variant: str) -> dict:
-    """LiTS protocol on the test cases: `evaluation/<variant>/per_case.csv` + `summary.json`."""
-    from liverseg.evaluation import aggregate, evaluate_case
+def evaluate_variant(cache, split: dict, run_dir: Path, variant: str, protocol: str = "liverseg") -> dict:
+    """LiTS-protocol scores of the test cases: `evaluation/<variant>/per_case.csv` (the columns of both
+    protocols, `liverseg.evaluation.score_volumes`) + `summary.json` (under `protocol`, which it names).
+
+    A summary of the same protocol is reused; one of the other protocol is recomputed from
+    per_case.csv, which is scored again only when it lacks the columns `protocol` needs."""
+    from liverseg.evaluation import LITS_COLUMNS, aggregate, score_volumes
     from liverseg.io.volumes import read_volume
 
     out = run_dir / "evaluation" / variant
-    if (out / "summary.json").is_file():
-        return read_json(out / "summary.json")
-    rows = []
-    for case_id in split["test"]:
-        truth = read_source_case(cache, case_id).label
-        pred = read_volume(prediction_path(run_dir, variant, case_id), kind="label")
-        rows.append({"case": case_id, **evaluate_case(pred.array, truth.array, truth.spacing)})
-    frame = pd.DataFrame(rows)
-    summary = aggregate(frame)
-    out.mkdir(parents=True, exist_ok=True)
-    with atomic_path(out / "per_case.csv") as tmp:
-        frame.to_csv(tmp, index=False)
+    frame = None
+    if (out / "summary.json").is_file():  # a finished evaluation (per_case.csv is written first)
+        summary = read_json(out / "summary.json")
+        if summary.get("protocol", "liverseg") == protocol:
+            return summary
+        frame = per_case_table(run_dir, variant)
+    if frame is None or not set(LITS_COLUMNS) <= set(frame.columns):
+        rows = []
+        for case_id in split["test"]:
+            truth = read_source_case(cache, case_id).label
+            pred = read_volume(prediction_path(run_dir, variant, case_id), kind="label")
+            rows.append({"case": case_id, **score_volumes(pred, truth)})
+        frame = pd.DataFrame(rows)
+        out.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out / "per_case.csv") as tmp:
+            frame.to_csv(tmp, index=False)
+    summary = {**aggregate(frame, protocol=protocol), "protocol": protocol}
     atomic_write_json(out / "summary.json", summary)
     return summary
 

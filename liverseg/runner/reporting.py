@@ -28,6 +28,7 @@ def _overlays(run_dir: Path, cache, variant: str, column: str) -> list[Path]:
 def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path, stages: list[str],
                      extra_images=()) -> None:
     """report.md and its figures (and the paper's own, `extra_images`), then metrics.json."""
+    from liverseg.evaluation import PROTOCOLS
     from liverseg.report.plots import plot_history, plot_per_case_dice
     from liverseg.report.tables import write_metrics, write_report
 
@@ -39,8 +40,10 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
         *extra_images,
         *_overlays(run_dir, cache, variant, spec.overlay_column),
     ]
+    protocol = summary.get(variant, {}).get("protocol", "liverseg")
     notes = [f"Profile `{cfg.profile}`, dataset `{cfg.dataset}`, seed {cfg.seed}, split mode `{split['mode']}`. "
-             f"{split['note']}", *COMMON_NOTES, *spec.notes(cfg, split)]
+             f"{split['note']}", *COMMON_NOTES, f"Volume scores: protocol `{protocol}`, {PROTOCOLS[protocol]}.",
+             *spec.notes(cfg, split)]
     write_report(run_dir, title=f"Reproduction of {spec.title}", paper_rows=list(spec.paper_rows),
                  our_rows=spec.our_rows(cfg, summary, split), notes=notes, images=images)
     write_metrics(run_dir, {"paper": spec.name, "profile": cfg.profile, "dataset": cfg.dataset,

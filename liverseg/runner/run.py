@@ -139,11 +139,13 @@ def run(spec, args) -> int:
     if not is_chief():
         print("worker: training done; the chief writes predictions and the report")
         return 0
-    return finish(spec, cache, cfg, split, run_dir, stages, progress)
+    return finish(spec, cache, cfg, split, run_dir, stages, progress, protocol=getattr(args, "protocol", "liverseg"))
 
 
-def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progress) -> int:
-    """Inference, evaluation, report, expected-score check, and `done.json` last."""
+def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progress,
+           protocol: str = "liverseg") -> int:
+    """Inference, evaluation (summaries under `protocol`), report, expected-score check (only under
+    the project's protocol, in which the expected scores were recorded), and `done.json` last."""
     from liverseg.runner.expected import check_expected, run_scores
     from liverseg.runner.reporting import write_run_report
 
@@ -154,14 +156,14 @@ def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progr
         predict_variant(spec, cache, cfg, split, run_dir, variant)
     progress.end("inference", began)
     began = progress.begin("evaluation")
-    summary = {variant: evaluate_variant(cache, split, run_dir, variant) for variant in spec.variants}
+    summary = {variant: evaluate_variant(cache, split, run_dir, variant, protocol) for variant in spec.variants}
     images = []
     if spec.extra_evaluation is not None:
         summary["extra"], images = spec.extra_evaluation(cache, cfg, split, run_dir)
     progress.end("evaluation", began)
     began = progress.begin("report")
     write_run_report(spec, cache, cfg, split, summary, run_dir, [s.name for s in stages], images)
-    check = check_expected(spec, cfg, run_scores(spec, summary))
+    check = check_expected(spec, cfg, run_scores(spec, summary)) if protocol == "liverseg" else None
     atomic_write_json(run_dir / "done.json", {"paper": spec.name, "profile": cfg.profile,
                                               "expected_check": check})
     progress.end("report", began)
