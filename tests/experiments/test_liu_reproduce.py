@@ -35,14 +35,19 @@ def test_smoke_run_writes_a_complete_run_directory(liu_smoke_run):
 def test_report_puts_table_i_beside_our_rows(liu_smoke_run):
     rows = [r for r in (liu_smoke_run / "report.md").read_text().splitlines() if r.startswith("|")]
     header = [c.strip() for c in rows[0].strip("|").split("|")]
-    for column in ("liver_dice", "liver_voe", "liver_rvd", "liver_assd", "liver_msd"):
+    for column in ("liver_dice", "liver_voe", "liver_rvd", "liver_rvd_abs", "liver_assd", "liver_msd"):
         assert column in header
     for value in ("0.9716", "0.9327", "0.9576"):
         assert any(r.startswith("| paper |") and value in r for r in rows), value
     for name in ("FCN [11]+CRF", "Liu Z et al.", "Han X"):
         assert any(name in r and "not reproduced" in r for r in rows), name
     ours = [r for r in rows if r.startswith("| ours | liverseg smoke")]
-    assert len(ours) == len(TABLE_ORDER) and any("CR-U-Net d (MDice loss)" in r for r in ours)
+    # Table I's rows, and b and d again without the largest-component step (II-A)
+    assert len(ours) == len(TABLE_ORDER) + 2 and any("CR-U-Net d (MDice loss)" in r for r in ours)
+    assert sum("every connected component kept" in r for r in ours) == 2
+    abs_rvd = header.index("liver_rvd_abs")
+    cells = [c.strip() for c in ours[0].strip("|").split("|")]
+    assert float(cells[abs_rvd]) >= abs(float(cells[header.index("liver_rvd")]))
 
 
 def test_regression_check_guards_the_stored_scores(liu_smoke_run):
