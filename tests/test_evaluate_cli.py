@@ -4,7 +4,6 @@ from __future__ import annotations
 import argparse
 import json
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,19 +12,7 @@ from liverseg.cli import evaluate as evaluate_command
 from liverseg.errors import InputError
 from liverseg.evaluation import evaluate_folders, find_cases
 
-SPACING = (0.8, 0.8, 2.0)
-
-
-def write(path, labels, spacing=SPACING):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    nib.Nifti1Image(labels.astype(np.uint8), np.diag([*spacing, 1.0])).to_filename(str(path))
-    return path
-
-
-def block(shape, lo, hi, value=1, base=None):
-    out = np.zeros(shape, np.uint8) if base is None else base.copy()
-    out[tuple(slice(a, b) for a, b in zip(lo, hi))] = value
-    return out
+from tests.label_volumes import SPACING, block, write
 
 
 @pytest.fixture()

@@ -6,7 +6,6 @@ import argparse
 import json
 import math
 
-import nibabel as nib
 import numpy as np
 import pandas as pd
 import pytest
@@ -16,20 +15,7 @@ from liverseg.errors import InputError, OptionError
 from liverseg.evaluation import evaluate_folders
 from liverseg.evaluation.lits_scorer import SCORES_TXT
 
-SPACING = (0.8, 0.8, 2.0)
-
-
-def write(path, labels, affine=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    affine = np.diag([*SPACING, 1.0]) if affine is None else affine
-    nib.Nifti1Image(labels.astype(np.uint8), affine).to_filename(str(path))
-    return path
-
-
-def block(shape, lo, hi, value=1, base=None):
-    out = np.zeros(shape, np.uint8) if base is None else base.copy()
-    out[tuple(slice(a, b) for a, b in zip(lo, hi))] = value
-    return out
+from tests.label_volumes import SPACING, block, write
 
 
 @pytest.fixture()
@@ -47,8 +33,8 @@ def folders(tmp_path):
     line_truth[1, 0:4, 1] = line_truth[1, 10:14, 1] = 2
     line_pred[1, 11:17, 1] = 2
     flipped_y = np.diag([SPACING[0], -SPACING[1], SPACING[2], 1.0])
-    write(truth / "segmentation-5.nii", line_truth, flipped_y)
-    write(pred / "segmentation-5.nii", line_pred, flipped_y)
+    write(truth / "segmentation-5.nii", line_truth, affine=flipped_y)
+    write(pred / "segmentation-5.nii", line_pred, affine=flipped_y)
     case10 = block(shape, (3, 3, 3), (5, 5, 5), 2, base=block(shape, (1, 1, 1), (8, 8, 7)))
     write(truth / "segmentation-10.nii.gz", case10)
     write(pred / "segmentation-10.nii.gz", np.where(case10 == 2, 2, 0))
@@ -108,7 +94,7 @@ def test_lits_refuses_a_truth_without_liver(folders):
 def test_lits_refuses_a_prediction_stored_in_another_orientation(folders):
     pred, truth, out = folders
     bad = write(pred / "segmentation-3.nii.gz", block((10, 9, 8), (4, 2, 2), (8, 6, 5)),
-                np.diag([-SPACING[0], SPACING[1], SPACING[2], 1.0]))
+                affine=np.diag([-SPACING[0], SPACING[1], SPACING[2], 1.0]))
     with pytest.raises(InputError, match="another orientation") as err:
         evaluate_folders(pred, truth, out, protocol="lits", quiet=True)
     assert err.value.path == str(bad) and not out.exists()
