@@ -1,4 +1,5 @@
-"""`liverseg evaluate --pred DIR --truth DIR --out DIR [--protocol {liverseg,lits}] [--assd {lits,medpy,chaos}]`:
+"""`liverseg evaluate --pred DIR --truth DIR --out DIR [--protocol {liverseg,lits}] [--assd {lits,medpy,chaos}]
+[--cases N,M | --predicted-only]`:
 LiTS-protocol scores, under the project's conventions or exactly as the official LiTS scorer computes them."""
 from __future__ import annotations
 
@@ -28,7 +29,10 @@ official scorer writes it.
   the scorer's lesion matching (tumour Dice per case and global Dice are the same in both
   protocols); precision / recall 0 when undefined. summary.json also lists the
   figures under the scorer's names ("scores_txt"). Refused: a truth without liver (the scorer
-  cannot score it) and a prediction stored in another orientation than its truth.
+  cannot score it).
+
+Either protocol refuses a prediction whose orientation, shape, spacing or affine differs from its
+truth's (a left-right mirrored prediction is not scored; float noise in the affine is accepted).
 """
 
 
@@ -45,10 +49,26 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default="liverseg",
                         help="summary conventions: liverseg (the project's; default) or lits (the official LiTS "
                              "scorer's figures, exactly, plus scores.txt); see above")
+    parser.add_argument("--cases", type=case_numbers, default=None, metavar="N,M,...",
+                        help="score only these truth cases (case numbers; ranges such as 3-5 allowed)")
+    parser.add_argument("--predicted-only", action="store_true",
+                        help="score only the truth cases that have a prediction (default: every truth case "
+                             "must have one)")
     parser.add_argument("--assd", choices=sorted(SURFACE_DEFINITIONS), default=None,
                         help="surface definition of ASSD / RMSD / MSD / HD95 under --protocol liverseg: lits "
                              "(18-neighbourhood, the LiTS scorer; default), medpy (6-neighbourhood, "
                              "medpy.metric.binary) or chaos; --protocol lits always uses lits")
+
+
+def case_numbers(text: str) -> list[int]:
+    """`--cases 3,10,12` (or ranges `3-5`) -> [3, 10, 12]."""
+    numbers = []
+    for part in (p.strip() for p in text.split(",")):
+        lo, _, hi = part.partition("-")
+        if not lo.isdigit() or (hi and not hi.isdigit()):
+            raise argparse.ArgumentTypeError(f"{text!r}: expected case numbers such as 3,10 or 3-5")
+        numbers.extend(range(int(lo), int(hi or lo) + 1))
+    return numbers
 
 
 def run(args: argparse.Namespace) -> int:
@@ -56,5 +76,9 @@ def run(args: argparse.Namespace) -> int:
     from liverseg.evaluation import evaluate_folders
 
     protocol = getattr(args, "protocol", "liverseg")
-    evaluate_folders(args.pred, args.truth, args.out, assd=args.assd or "lits", protocol=protocol)
+    from liverseg.io.atomic import check_output_folder
+
+    check_output_folder(args.out, "--out")
+    evaluate_folders(args.pred, args.truth, args.out, assd=args.assd or "lits", protocol=protocol,
+                     cases=getattr(args, "cases", None), predicted_only=getattr(args, "predicted_only", False))
     return 0

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+from nibabel import orientations as nio
 
 from liverseg.evaluation.cases import same_orientation, score_volumes
 from liverseg.evaluation.lits_scorer import scores_txt, scores_txt_values
@@ -15,6 +16,7 @@ from liverseg.evaluation.volume_metrics import PROTOCOLS, aggregate
 from liverseg.io.atomic import atomic_path, json_default
 from liverseg.errors import InputError, OptionError
 from liverseg.io.naming import index_by_case_number
+from liverseg.io.volumes import AFFINE_LINEAR_ATOL, AFFINE_ORIGIN_ATOL_MM, format_mm
 from liverseg.evaluation.surface import SURFACE_DEFINITIONS
 
 # Accepted file names in both folders: segmentation-N, test-segmentation-N, prediction-N,
@@ -47,7 +49,20 @@ def _read_labels(path):
     return read_volume(path, kind="label")
 
 
+def _axis_codes(volume) -> str:
+    return "".join(nio.aff2axcodes(volume.original_affine))
+
+
 def _same_geometry(pred, truth, pred_path, truth_path) -> None:
+    """A prediction scored against its truth must lie on the truth's voxel grid, as stored: the same
+    orientation (axis codes of the affine), shape, spacing and affine (float noise allowed:
+    `AFFINE_LINEAR_ATOL` per direction entry, `AFFINE_ORIGIN_ATOL_MM` on the origin). A mirrored or
+    shifted prediction is refused, never scored."""
+    if not np.array_equal(nio.io_orientation(pred.original_affine), nio.io_orientation(truth.original_affine)):
+        raise InputError(
+            pred_path, f"stored in another orientation ({_axis_codes(pred)}) than its truth {truth_path} "
+                       f"({_axis_codes(truth)}): a mirrored or reoriented prediction is not scored; write it "
+                       "with the truth's affine")
     if pred.array.shape != truth.array.shape:
         raise InputError(
             pred_path, f"shape {tuple(pred.array.shape)} differs from the truth shape {tuple(truth.array.shape)} of {truth_path}"
@@ -58,6 +73,13 @@ def _same_geometry(pred, truth, pred_path, truth_path) -> None:
             f"voxel spacing {tuple(round(s, 4) for s in pred.spacing)} mm differs from the truth spacing "
             f"{tuple(round(s, 4) for s in truth.spacing)} mm of {truth_path}",
         )
+    lin = float(np.abs(pred.original_affine[:3, :3] - truth.original_affine[:3, :3]).max())
+    org = float(np.abs(pred.original_affine[:3, 3] - truth.original_affine[:3, 3]).max())
+    if lin > AFFINE_LINEAR_ATOL or org > AFFINE_ORIGIN_ATOL_MM:
+        raise InputError(
+            pred_path, f"affine differs from its truth {truth_path} (direction by {lin:.4g}, origin by {org:.4g} mm): "
+                       f"prediction origin {format_mm(pred.original_affine[:3, 3])}, truth origin "
+                       f"{format_mm(truth.original_affine[:3, 3])}; write it with the truth's affine")
 
 
 def _lits_checks(pred, truth, pred_path, truth_path) -> None:
@@ -94,7 +116,7 @@ def _write_outputs(out_dir: Path, frame, summary: dict, scores: str | None = Non
 
 
 def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bool = False,
-                     protocol: str = "liverseg") -> dict:
+                     protocol: str = "liverseg", cases=None, predicted_only: bool = False) -> dict:
     """Evaluate every truth case against the prediction with the same case number.
 
     Both folders hold files named segmentation-N, test-segmentation-N or prediction-N
@@ -102,7 +124,8 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
     out. Each file is read with `liverseg.io.volumes.read_volume(path, kind="label")`; the truth
     spacing is used. Errors (InputError): a folder missing or without LiTS-named truth files,
     two files for one case, truth cases without a prediction (all listed), a prediction whose
-    shape or spacing (within 0.001 mm) differs from its truth, unreadable files.
+    orientation, shape, spacing (within 0.001 mm) or affine differs from its truth (`_same_geometry`:
+    a left-right mirrored prediction is refused, float noise in the affine is not), unreadable files.
 
     `protocol` (`PROTOCOLS`) chooses the summary: ``"liverseg"`` (default) the project's
     conventions, ``"lits"`` the official LiTS scorer's figures (`liverseg.evaluation.lits_scorer`),
@@ -110,6 +133,10 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
     refuses (InputError) a truth without liver, which the scorer cannot score, and a prediction
     stored in another orientation than its truth, which the scorer would compare voxel by voxel
     as stored; `assd` must then be ``"lits"`` (OptionError otherwise: the scorer's surfaces are fixed).
+
+    `cases` (case numbers) scores only those truth cases (InputError naming the truth folder for a
+    number it lacks); `predicted_only` scores only the truth cases that have a prediction (an
+    error when there is none).
 
     Writes `out_dir`/per_case.csv (column ``case`` = N, then every column of both protocols:
     `score_volumes`), `out_dir`/summary.json (`aggregate` keys plus ``protocol``,
@@ -132,11 +159,23 @@ def evaluate_folders(pred_dir, truth_dir, out_dir, assd: str = "lits", quiet: bo
     truth_cases = find_cases(truth_dir)
     if not truth_cases:
         raise InputError(truth_dir, f"no truth label files named {ACCEPTED}")
+    if cases is not None:
+        wanted = sorted({int(n) for n in cases})
+        absent = [n for n in wanted if n not in truth_cases]
+        if absent:
+            raise InputError(truth_dir, f"--cases: no truth file for case(s) {', '.join(map(str, absent))} "
+                                        f"(expected {ACCEPTED})")
+        truth_cases = {n: truth_cases[n] for n in wanted}
     pred_cases = find_cases(pred_dir)
+    if predicted_only:
+        truth_cases = {n: p for n, p in truth_cases.items() if n in pred_cases}
+        if not truth_cases:
+            raise InputError(pred_dir, f"no prediction for any truth case of {truth_dir} (expected {ACCEPTED})")
     missing = sorted(set(truth_cases) - set(pred_cases))
     if missing:
         raise InputError(
-            pred_dir, f"no prediction for truth case(s) {', '.join(map(str, missing))} of {truth_dir} (expected {ACCEPTED})"
+            pred_dir, f"no prediction for truth case(s) {', '.join(map(str, missing))} of {truth_dir} (expected "
+                      f"{ACCEPTED}; --predicted-only scores the predicted cases, --cases chooses them)"
         )
     rows = []
     for number, truth_path in sorted(truth_cases.items()):

@@ -104,3 +104,26 @@ def read_json(path) -> dict:
         raise InputError(path, "file not found") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(path, f"not valid JSON ({e})") from None
+
+
+def check_output_folder(path, option: str = "--output") -> Path:
+    """Refuse, before anything is written, an output folder that cannot be made or written: `path` (or
+    the nearest folder above it that exists) must be a folder in which a file can be created.
+    InputError naming `path` and `option`; nothing is created."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise InputError(path, f"{option}: exists and is not a folder")
+    probe = path
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InputError(path, f"{option}: cannot create this folder: {probe} is a file")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".liverseg-write-test-", dir=probe)
+    except OSError as err:
+        raise InputError(path, f"{option}: folder is not writable ({err.strerror or type(err).__name__})") from None
+    os.close(fd)
+    os.unlink(tmp)
+    return path

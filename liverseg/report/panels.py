@@ -10,6 +10,7 @@ from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
 
 from liverseg.errors import OptionError
+from liverseg.report.display import radiological, show_ct
 from liverseg.report.plots import save_figure
 
 _LABELS = ListedColormap([(0, 0, 0, 0), (0.1, 0.85, 0.2, 0.45), (0.95, 0.1, 0.1, 0.7)])
@@ -21,15 +22,14 @@ def _dice(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _show(ax, image: np.ndarray, window) -> None:
-    lo, hi = window
-    ax.imshow(np.clip(image, lo, hi).T[::-1, ::-1], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
-    ax.set_axis_off()
+    show_ct(ax, image, window)
 
 
 def plot_side_by_side(ct_slice: np.ndarray, truth: np.ndarray, predictions: Mapping[str, np.ndarray], out_png: Path,
                       title: str = "", window=(-125, 125)) -> Path:
     """CT (X, Y) in grey (HU `window`), the truth and every prediction (labels 0/1/2, same shape) as
-    filled overlays, shown radiologically (anterior up, the patient's right on the image left)."""
+    filled overlays, shown radiologically (anterior up, the patient's right on the image left) with
+    R / L / A / P markers."""
     ct, truth = np.asarray(ct_slice, dtype=float), np.asarray(truth)
     shapes = {name: np.asarray(p).shape for name, p in predictions.items()}
     if ct.ndim != 2 or truth.shape != ct.shape or any(s != ct.shape for s in shapes.values()):
@@ -43,7 +43,7 @@ def plot_side_by_side(ct_slice: np.ndarray, truth: np.ndarray, predictions: Mapp
             ax.set_title(name, fontsize=9)
             continue
         labels = np.asarray(labels)
-        ax.imshow(labels.T[::-1, ::-1], cmap=_LABELS, vmin=0, vmax=2, interpolation="nearest")
+        ax.imshow(radiological(labels), cmap=_LABELS, vmin=0, vmax=2, interpolation="nearest")
         if labels is truth:
             ax.set_title(name, fontsize=9)
         else:

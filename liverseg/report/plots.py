@@ -16,6 +16,7 @@ from matplotlib.lines import Line2D
 
 from liverseg.io.atomic import atomic_path
 from liverseg.errors import InputError, OptionError
+from liverseg.report.display import contour, show_ct
 
 TRUTH_COLOUR, PRED_COLOUR = "lime", "red"
 
@@ -113,18 +114,14 @@ def plot_per_case_dice(per_case: pd.DataFrame, out_png: Path, columns=("liver_di
 
 
 def _contours(ax, mask2d: np.ndarray, colour: str, style: str) -> bool:
-    shown = np.asarray(mask2d, dtype=float).T[::-1, ::-1]
-    if shown.min() == shown.max():
-        return False
-    ax.contour(shown, levels=[0.5], colors=colour, linestyles=style, linewidths=1.0)
-    return True
+    return contour(ax, mask2d, colour, style)
 
 
 def plot_overlay(ct_slice: np.ndarray, truth: np.ndarray, pred: np.ndarray, out_png: Path, title: str = "",
                  window=(-100, 200)) -> Path:
     """CT slice (X, Y) in grey, HU windowed, with liver (solid) and tumour (dashed) contours of the
     truth (green) and the prediction (red). Shown radiologically for RAS axes: anterior up, the
-    patient's right on the image left."""
+    patient's right on the image left, with R / L / A / P markers (`liverseg.report.display`)."""
     ct = np.asarray(ct_slice, dtype=float)
     truth, pred = np.asarray(truth), np.asarray(pred)
     if ct.ndim != 2 or truth.shape != ct.shape or pred.shape != ct.shape:
@@ -132,7 +129,7 @@ def plot_overlay(ct_slice: np.ndarray, truth: np.ndarray, pred: np.ndarray, out_
     lo, hi = window
     fig = Figure(figsize=(5, 5.3), dpi=100, layout="constrained")
     ax = fig.subplots()
-    ax.imshow(np.clip(ct, lo, hi).T[::-1, ::-1], cmap="gray", vmin=lo, vmax=hi, interpolation="nearest")
+    show_ct(ax, ct, (lo, hi))
     for mask, colour in ((truth, TRUTH_COLOUR), (pred, PRED_COLOUR)):
         _contours(ax, mask >= 1, colour, "solid")
         _contours(ax, mask == 2, colour, "dashed")
