@@ -86,7 +86,13 @@ class GongCascade:
     def __call__(self, volume) -> Prediction:
         out = self.run(volume)
         boxes = {str(b.z): list(b.box) for b in out.boxes if b is not None}
-        return Prediction(out.labels, {"crop_boxes": boxes} if self.variant == "crop" else {})
+        x, y, _ = volume.array.shape
+
+        def probabilities():  # coarse liver and fine tumour, at the CT's in-plane size, when asked
+            return resize_probs(np.stack([out.coarse[..., 0], out.fine], axis=-1), x, y).transpose(1, 2, 0, 3)
+
+        return Prediction(out.labels, {"crop_boxes": boxes} if self.variant == "crop" else {},
+                          probabilities=probabilities, channels=("liver", "tumour"))
 
 
 def predictor(run_dir, cfg: GongConfig, variant: str) -> GongCascade:

@@ -95,7 +95,9 @@ class GruberPredictor:
         labels = self.labels(probs)
         labels[~largest_component(labels >= 1)] = 0
         record = {"stage": self.stage, "tumour_threshold": self.tumour_threshold}
-        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), record)
+        channels = ("tumour", "liver", "other") if self.onestep else ("liver", "tumour")
+        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), record,
+                          probabilities=probs.transpose(1, 2, 0, 3), channels=channels)
 
 
 def predictor(run_dir, cfg: GruberConfig, variant: str) -> GruberPredictor:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 import tempfile
 import zipfile
-from contextlib import ExitStack
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -133,3 +133,29 @@ def read_ircadb_case(folder) -> Case:
         image_volume = volume_from_array(image.array, image.affine, image_src, "image")
         label_volume = volume_from_array(label, image.affine, masks_src, "label")
     return Case(image=image_volume, label=label_volume, case_id=folder.name)
+
+
+@contextmanager
+def patient_dicom(folder):
+    """The PATIENT_DICOM series folder of a 3D-IRCADb patient (extracted to a temporary folder, removed
+    on exit, when it is a `.zip`) and the path to name in messages."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError(folder, "3D-IRCADb patient folder not found")
+    renames: dict[str, str] = {}
+    with ExitStack() as stack:
+        yield _part(folder, "PATIENT_DICOM", stack, renames)
+
+
+def read_ircadb_image(folder):
+    """The CT of one 3D-IRCADb patient folder (PATIENT_DICOM only: masks are not read) as a `Volume`."""
+    with patient_dicom(folder) as (image_dir, image_src):
+        renames = {str(image_dir): image_src} if image_src != str(image_dir) else {}
+        image = _read(image_dir, "hu", renames)
+        return volume_from_array(image.array, image.affine, image_src, "image")
+
+
+def is_patient_folder(folder) -> bool:
+    """True for a folder laid out as a 3D-IRCADb patient (a PATIENT_DICOM folder or PATIENT_DICOM.zip)."""
+    folder = Path(folder)
+    return (folder / "PATIENT_DICOM").is_dir() or (folder / "PATIENT_DICOM.zip").is_file()

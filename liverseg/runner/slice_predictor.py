@@ -29,7 +29,17 @@ class SlicePredictor:
         x, y, _ = volume.array.shape
         probs = resize_probs(self.probabilities(preprocess_slices(volume.array, self.cfg.preprocess)), x, y)
         labels = self.labels(probs)  # (Z, X, Y)
-        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), {"variant": self.variant})
+        return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), {"variant": self.variant},
+                          probabilities=probs.transpose(1, 2, 0, 3), channels=self.channels(probs.shape[-1]))
+
+    def channels(self, k: int) -> tuple[str, ...]:
+        """Names of the K probability channels: the config's `outputs` (or `net.outputs`) when it has K
+        of them, else ("liver",) for one channel and channel_0 ... otherwise."""
+        for owner in (self.cfg, getattr(self.cfg, "net", None)):
+            names = tuple(getattr(owner, "outputs", ()) or ())
+            if len(names) == k:
+                return names
+        return ("liver",) if k == 1 else tuple(f"channel_{i}" for i in range(k))
 
 
 __all__ = ["SlicePredictor"]

@@ -44,6 +44,16 @@ class Prediction:
 
     labels: np.ndarray
     record: dict = field(default_factory=dict)
+    # the per-voxel probabilities behind `labels`, canonical (X, Y, Z, K) float32, named by `channels`
+    # (e.g. ("liver", "tumour")); an array, or a function that computes them when asked
+    # (`liverseg predict --save-probabilities`); None when the predictor keeps none
+    probabilities: Any = None
+    channels: tuple[str, ...] = ()
+
+    def probability_maps(self) -> np.ndarray | None:
+        """`probabilities` as an (X, Y, Z, K) array (computed now when it is a function), or None."""
+        probs = self.probabilities() if callable(self.probabilities) else self.probabilities
+        return None if probs is None else np.asarray(probs, dtype=np.float32)
 
 
 class Predictor(Protocol):

@@ -37,4 +37,51 @@ def warn_if_trained_on(run_dir: Path, volume) -> str | None:
     return case_id
 
 
-__all__ = ["training_hashes", "warn_if_trained_on"]
+def unfinished_stages(run_dir: Path, spec, cfg, variant: str) -> list[str]:
+    """The training stages `variant`'s predictor loads that have not finished (no `<stage>/done.json`)."""
+    if spec.variant_stages is not None:
+        stages = list(spec.variant_stages(cfg, variant))
+    else:
+        stages = [s.name for s in spec.stages(cfg)]
+    return [s for s in stages if not (Path(run_dir) / s / "done.json").is_file()]
+
+
+def _source_folders(run_dir: Path) -> list[Path]:
+    """The folders the run's training CTs were read from (the phantom's, for a phantom run)."""
+    from liverseg.data.cache import SliceCache
+
+    cache = Path(run_dir) / "cache"
+    if not (cache / "manifest.csv").is_file():
+        return []
+    seen = SliceCache(cache)
+    folders = set()
+    for case_id in seen.manifest["case_id"].unique()[:1]:
+        source = seen.meta(case_id).get("source_image")
+        if source:
+            folders.add(Path(source).resolve().parent)
+    return sorted(folders)
+
+
+def run_warnings(run_dir: Path, spec, cfg, variant: str, inputs) -> list[str]:
+    """One line per reason not to trust this run's labels on `inputs` (paths of the CTs to predict):
+    its variant's training is unfinished, or it was trained on the synthetic phantom or at the smoke
+    profile and an input is not one of the phantom's volumes (a real CT)."""
+    run_dir = Path(run_dir)
+    lines = []
+    missing = unfinished_stages(run_dir, spec, cfg, variant)
+    if missing:
+        lines.append(f"run {run_dir} is unfinished: stage(s) {', '.join(missing)} of variant {variant} have not "
+                     "finished training (no done.json); its labels come from a partly trained model")
+    weak = [what for what, hit in (("on the synthetic phantom", getattr(cfg, "dataset", "") == "phantom"),
+                                   ("at the smoke profile", getattr(cfg, "profile", "") == "smoke")) if hit]
+    if weak:
+        sources = _source_folders(run_dir) if getattr(cfg, "dataset", "") == "phantom" else []
+        real = [p for p in inputs if not any(f in Path(p).resolve().parents for f in sources)]
+        if real:
+            more = f" and {len(real) - 1} more" if len(real) > 1 else ""
+            lines.append(f"run {run_dir} was trained {' and '.join(weak)}; its labels on a real CT "
+                         f"({real[0]}{more}) are not a segmentation to use")
+    return lines
+
+
+__all__ = ["training_hashes", "warn_if_trained_on", "unfinished_stages", "run_warnings"]
