@@ -9,8 +9,10 @@ from liverseg.errors import InputError
 
 
 def load_model(path) -> keras.Model:
-    """Load a `.keras` checkpoint for inference (safe mode, not compiled). Custom layers must be
-    registered, i.e. the module defining them imported, before loading."""
+    """Load a `.keras` checkpoint for inference (safe mode, not compiled); the library's layers are
+    registered first (`liverseg.keras_objects`), so no paper package needs importing."""
+    import liverseg.keras_objects  # noqa: F401
+
     path = Path(path)
     if not path.is_file():
         raise InputError(path, "model file not found")
