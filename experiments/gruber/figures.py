@@ -50,7 +50,7 @@ def overlay_figures(cfg: GruberConfig, run_dir: Path, images, labels, maps: dict
     order = list(iou["slice"])
     picks = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
     return [plot_overlay(images[i], labels[i], pred[i], run_dir / f"slice_overlay_{name}.png",
-                         title=f"{name} test slice {i}: tumour IoU {iou.set_index('slice').loc[i, 'iou']:.3f}",
+                         title=f"{name} test slice {i}, variant sequential ({stage}): tumour IoU {iou.set_index('slice').loc[i, 'iou']:.3f}",
                          window=(0.0, 1.0))
             for name, i in picks.items()]
 

@@ -61,8 +61,28 @@ def _stage_name(path: Path) -> str:
     return path.parent.name if path.stem == "history" and path.parent.name else path.stem
 
 
+def best_epoch(history: pd.DataFrame, history_csv: Path) -> tuple[int, str] | None:
+    """(row index, monitored column) of the best checkpoint: the monitor and mode of the stage's
+    done.json beside `history_csv`; None when there is none or it names no column."""
+    import json
+
+    done = Path(history_csv).parent / "done.json"
+    try:
+        record = json.loads(done.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    monitor, mode = record.get("monitor"), record.get("mode", "min")
+    if monitor not in history.columns:
+        return None
+    values = pd.to_numeric(history[monitor], errors="coerce")
+    if values.isna().all():
+        return None
+    return int(values.idxmax() if mode == "max" else values.idxmin()), monitor
+
+
 def plot_history(history_csv: Path | list[Path], out_png: Path, title: str = "") -> Path:
-    """Loss and every metric vs epoch (training solid, validation dashed); one row per stage."""
+    """Loss and every metric vs epoch, counted from 1 (training solid, validation dashed); one row
+    per stage; the epoch of the best checkpoint (the stage's monitor) marked by a dotted line."""
     paths = [Path(p) for p in (history_csv if isinstance(history_csv, (list, tuple)) else [history_csv])]
     if not paths:
         raise OptionError("plot_history: no history files given")
@@ -78,10 +98,17 @@ def plot_history(history_csv: Path | list[Path], out_png: Path, title: str = "")
                 ax.set_axis_off()
                 continue
             name = names[col]
+            epochs = pd.to_numeric(df["epoch"], errors="coerce") + 1  # Keras counts epochs from 0
             for key, style in ((name, "-"), (f"val_{name}", "--")):
                 if key in df.columns:
-                    ax.plot(df["epoch"], pd.to_numeric(df[key], errors="coerce"), style, marker=".", label=key)
+                    ax.plot(epochs, pd.to_numeric(df[key], errors="coerce"), style, marker=".", label=key)
+            best = best_epoch(df, path)
+            if best is not None:
+                ax.axvline(epochs.iloc[best[0]], color="grey", ls=":", lw=1.2,
+                           label=f"best checkpoint (epoch {int(epochs.iloc[best[0]])}, {best[1]})")
             ax.set_xlabel("epoch")
+            ax.set_ylabel(name)
+            ax.xaxis.get_major_locator().set_params(integer=True)
             ax.set_title(f"{_stage_name(path)}: {name}" if len(frames) > 1 else name, fontsize=9)
             ax.grid(alpha=0.3)
             ax.legend(fontsize=7)

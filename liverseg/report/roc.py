@@ -46,9 +46,10 @@ def plot_restricted_roc(curves: dict, out_png, title: str = "") -> Path:
 
 
 def plot_probability_histogram(probs: dict, out_png, low: float = 0.01, high: float = 0.99, bins: int = 50,
-                               log: bool = False, title: str = "") -> Path:
+                               log: bool = True, title: str = "") -> Path:
     """Per name a step histogram of the probabilities with low < p < high (`bins` equal bins over
-    (low, high)); the legend gives each name's pixel count. `log`: logarithmic pixel axis."""
+    (low, high)); the legend gives each name's pixel count. `log` (default): logarithmic pixel
+    axis (the counts near 0 and 1 dwarf the rest)."""
     if not probs:
         raise OptionError("plot_probability_histogram: no probability maps given (expected {name: array})")
     if not low < high or int(bins) < 1:

@@ -58,11 +58,14 @@ def markdown_table(paper_rows: Sequence[dict], our_rows: Sequence[dict]) -> str:
 
 
 def write_report(run_dir: Path, *, title: str, paper_rows: list[dict], our_rows: list[dict],
-                 notes: Sequence[str] = (), images: Sequence[Path] = ()) -> Path:
-    """Write run_dir/report.md: title, the paper's rows and ours in one table, notes, images
-    (linked by paths relative to run_dir)."""
+                 notes: Sequence[str] = (), images: Sequence[Path] = (),
+                 sections: Sequence[tuple[str, str]] = ()) -> Path:
+    """Write run_dir/report.md: title, the paper's rows and ours in one table, further `sections`
+    ((heading, markdown) pairs), notes, images (linked by paths relative to run_dir)."""
     run_dir = Path(run_dir)
     parts = [f"# {title}", "", markdown_table(paper_rows, our_rows), ""]
+    for heading, body in sections:
+        parts += [f"## {heading}", "", body, ""]
     if notes:
         parts += ["## Notes", ""] + [f"- {n}" for n in notes] + [""]
     if images:
@@ -72,6 +75,13 @@ def write_report(run_dir: Path, *, title: str, paper_rows: list[dict], our_rows:
             rel = Path(os.path.relpath(img if img.is_absolute() else run_dir / img, run_dir)).as_posix()
             parts += [f"![{img.stem}]({rel})", ""]
     return atomic_write_text(run_dir / "report.md", "\n".join(parts))
+
+
+def simple_table(columns: Sequence[str], rows: Iterable[Sequence]) -> str:
+    """A markdown table of `rows` (cells through `format_value`) under `columns`."""
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(format_value(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
 
 
 def jsonable(value):
@@ -120,7 +130,8 @@ def choose_cases(per_case: pd.DataFrame, column: str = "tumour_dice") -> tuple[s
     return use, [(name, ordered.loc[picks[name], "case"], float(ordered.loc[picks[name], "value"])) for name in OVERLAYS]
 
 
-def case_overlays(run_dir, per_case: pd.DataFrame, load_case: Callable[[str], tuple], column: str = "tumour_dice") -> list[Path]:
+def case_overlays(run_dir, per_case: pd.DataFrame, load_case: Callable[[str], tuple], column: str = "tumour_dice",
+                  variant: str | None = None) -> list[Path]:
     """overlay_best.png / overlay_median.png / overlay_worst.png in run_dir: for each chosen case,
     `load_case(case_id)` gives (ct HU, truth, prediction) volumes (x, y, z) and the slice with the
     most tumour (or liver) is drawn."""
@@ -129,7 +140,7 @@ def case_overlays(run_dir, per_case: pd.DataFrame, load_case: Callable[[str], tu
     for name, case_id, value in picks:
         ct, truth, pred = load_case(case_id)
         k = pick_slice(truth, pred)
-        title = f"{name}: case {case_id}, {used} {value:.3f}, slice {k}"
+        title = f"{name}: case {case_id}, slice {k}{f', variant {variant}' if variant else ''}, {used} {value:.3f}"
         out.append(plot_overlay(np.asarray(ct)[..., k], np.asarray(truth)[..., k], np.asarray(pred)[..., k],
                                 Path(run_dir) / f"overlay_{name}.png", title=title))
     return out

@@ -22,7 +22,60 @@ def _overlays(run_dir: Path, cache, variant: str, column: str) -> list[Path]:
         pred = read_volume(prediction_path(run_dir, variant, case_id), kind="label")
         return case.image.array, case.label.array, pred.array
 
-    return case_overlays(run_dir, per_case_table(run_dir, variant), load_case, column=column)
+    return case_overlays(run_dir, per_case_table(run_dir, variant), load_case, column=column, variant=variant)
+
+
+VOLUME_COLUMNS = (("dice_per_case", "Dice per case"), ("dice_global", "global Dice"), ("voe", "VOE"),
+                  ("rvd", "RVD"), ("assd", "ASSD (mm)"), ("msd", "MSD (mm)"))
+
+
+def volume_scores_table(spec, summary: dict) -> str:
+    """Per variant and structure: Dice beside VOE, RVD, ASSD and MSD (the LiTS volume measures)."""
+    from liverseg.report.tables import simple_table
+
+    rows = [[variant, structure, *[summary[variant].get(f"{structure}_{key}") for key, _ in VOLUME_COLUMNS]]
+            for variant in spec.variants if isinstance(summary.get(variant), dict)
+            for structure in spec.structures]
+    return simple_table(["variant", "structure", *[label for _, label in VOLUME_COLUMNS]], rows)
+
+
+def _minutes(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def run_record(run_dir: Path, stages: list[str]) -> str:
+    """What ran, where and how long: command, hardware, versions, epochs run, wall time per stage."""
+    import pandas as pd
+
+    from liverseg.io.atomic import read_json
+    from liverseg.report.tables import simple_table
+    from liverseg.runner.run_log import command_line, hardware, plural, read_timings
+
+    versions = read_json(run_dir / "versions.json") if (run_dir / "versions.json").is_file() else {}
+    gpus = versions.get("gpu_names") or versions.get("gpus") or []
+    git = versions.get("git") or {}
+    libs = ", ".join(f"{name} {versions[name]}" for name in ("python", "keras", "tensorflow", "jax", "torch", "numpy")
+                     if versions.get(name))
+    timings = read_timings(run_dir)
+    epochs = {}
+    for stage in stages:
+        history = run_dir / stage / "history.csv"
+        epochs[stage] = len(pd.read_csv(history)) if history.is_file() else None
+    rows = [[name, epochs.get(name) if name in epochs else "", _minutes(seconds)]
+            for name, seconds in timings["stages"].items()]
+    rows.append(["all stages", sum(e for e in epochs.values() if e) or "", _minutes(sum(timings["stages"].values()))])
+    lines = [
+        f"- Command: `{command_line()}`",
+        f"- Hardware: {hardware()}; GPU: {', '.join(map(str, gpus)) if gpus else 'none'}",
+        f"- Versions: {libs}; Keras backend {versions.get('keras_backend', '?')}; code "
+        f"{(git.get('commit') or 'unknown')[:12]}{' (uncommitted changes)' if git.get('dirty') else ''}",
+        f"- Wall time: {_minutes(timings['total_s'])} in {plural(timings['sessions'], 'session')} "
+        "(up to this report; a resumed run adds the earlier sessions)",
+        "",
+        simple_table(["stage", "epochs run", "wall time (m:ss)"], rows),
+    ]
+    return "\n".join(lines)
 
 
 def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path, stages: list[str],
@@ -44,8 +97,10 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
     notes = [f"Profile `{cfg.profile}`, dataset `{cfg.dataset}`, seed {cfg.seed}, split mode `{split['mode']}`. "
              f"{split['note']}", *COMMON_NOTES, f"Volume scores: protocol `{protocol}`, {PROTOCOLS[protocol]}.",
              *spec.notes(cfg, split)]
+    sections = [("Volume scores per variant", volume_scores_table(spec, summary)),
+                ("Run", run_record(run_dir, stages))]
     write_report(run_dir, title=f"Reproduction of {spec.title}", paper_rows=list(spec.paper_rows),
-                 our_rows=spec.our_rows(cfg, summary, split), notes=notes, images=images)
+                 our_rows=spec.our_rows(cfg, summary, split), notes=notes, images=images, sections=sections)
     write_metrics(run_dir, {"paper": spec.name, "profile": cfg.profile, "dataset": cfg.dataset,
                             "default_variant": variant, **summary})
 

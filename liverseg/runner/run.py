@@ -12,6 +12,7 @@ and goes on to inference and the report.
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -20,13 +21,14 @@ from liverseg.io.atomic import atomic_write_json
 from liverseg.runner import data as run_data
 from liverseg.runner.options import add_arguments, resolve_config, runs_root
 from liverseg.runner.predictions import evaluate_variant, predict_variant
+from liverseg.runner.run_log import LOG_NAME, RunLog, StageTimes, plural, resume_command
 
 
 class Progress:
     """Stage lines with elapsed time: `[3/7] fine: ...` and `fine done in 48 s (total 2:10)`."""
 
-    def __init__(self, names: list[str], expected_minutes: float | None):
-        self.names, self.start = names, time.perf_counter()
+    def __init__(self, names: list[str], expected_minutes: float | None, times=None):
+        self.names, self.start, self.times = names, time.perf_counter(), times
         plan = " -> ".join(names)
         tail = f"; expected about {expected_minutes:g} min on 2 CPU cores" if expected_minutes else ""
         print(f"stages: {plan}{tail}", flush=True)
@@ -36,8 +38,10 @@ class Progress:
         return time.perf_counter()
 
     def end(self, name: str, began: float) -> None:
-        total = time.perf_counter() - self.start
-        print(f"{name} done in {time.perf_counter() - began:.0f} s (total {int(total // 60)}:{int(total % 60):02d})",
+        total, took = time.perf_counter() - self.start, time.perf_counter() - began
+        if self.times is not None:
+            self.times.add(name, took)
+        print(f"{name} done in {took:.0f} s (total {int(total // 60)}:{int(total % 60):02d})",
               flush=True)
 
 
@@ -112,8 +116,8 @@ def _val_fraction_and_gap(stages) -> tuple[float, int]:
 
 
 def run(spec, args) -> int:
-    """Reproduce one paper end to end with the parsed options; 0 on success."""
-    from liverseg.runner.run_dir import write_config, write_versions
+    """Reproduce one paper end to end with the parsed options; 0 on success. The console goes to
+    `run.log` too; an interrupt names the command that resumes the run."""
     from liverseg.train.distribution import get_strategy, is_chief, worker_run_dir
 
     cfg = resolve_config(spec, args)
@@ -122,18 +126,31 @@ def run(spec, args) -> int:
     get_strategy()  # first: MultiWorkerMirroredStrategy must exist before any other TensorFlow op
     # only the chief picks (or creates) the run directory; other workers train in a scratch folder
     run_dir = worker_run_dir(choose_run_dir(spec, cfg, args.run_dir) if is_chief() else args.run_dir)
-    print(f"run directory: {run_dir}", flush=True)
+    with RunLog(run_dir):
+        try:
+            return _run(spec, args, cfg, run_dir)
+        except KeyboardInterrupt:
+            print(f"interrupted; finished stages are kept. Resume with: {resume_command(run_dir)}",
+                  file=sys.stderr, flush=True)
+            raise
+
+
+def _run(spec, args, cfg, run_dir: Path) -> int:
+    from liverseg.runner.run_dir import write_config, write_versions
+    from liverseg.train.distribution import is_chief
+
+    print(f"run directory: {run_dir} (console also in {run_dir / LOG_NAME})", flush=True)
     write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
     write_versions(run_dir)
     stages = list(spec.stages(cfg))
     names = ["prepare", *[s.name for s in stages], "inference", "evaluation", "report"]
-    progress = Progress(names, getattr(cfg, "expected_minutes", None))
+    progress = Progress(names, getattr(cfg, "expected_minutes", None), StageTimes(run_dir) if is_chief() else None)
     began = progress.begin("prepare", f"dataset {cfg.dataset}")
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
     split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages), split_file=args.split)
     progress.end("prepare", began)
     for stage in stages:
-        began = progress.begin(stage.name, f"{stage.train.epochs} epochs")
+        began = progress.begin(stage.name, plural(stage.train.epochs, "epoch"))
         train_stage(cache, split, stage, cfg, run_dir)
         progress.end(stage.name, began)
     if not is_chief():
