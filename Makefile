@@ -8,6 +8,9 @@
 #   make compare PROTOCOL=lits                   its scores exactly as the official LiTS scorer computes them
 #   make test                                    the test suite CI runs (then make test-process)
 #   make readme                                  rewrite the READMEs' figures from the files that hold them
+#   make venv / make dev                         the runtime / development environment in .venv (GPU=1: the CUDA build)
+#   make test-fast / make bench / make clean     the quick tests / the throughput benchmarks / remove build leftovers
+#   make help                                    this list
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -23,7 +26,13 @@ export PYTHONHASHSEED ?= 0
 
 COMPARE_DIR ?= compare
 
-.PHONY: readme venv dev test test-process test-fast bench compare clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
+.DEFAULT_GOAL := help
+
+# the comment block at the top of this file, which lists every target with its variables
+help:
+	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
+
+.PHONY: help readme venv dev test test-process test-fast bench compare clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
 
 $(VENV)/.runtime-$(GPU): requirements-base.txt $(REQS) setup.cfg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)

@@ -26,8 +26,11 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    from liverseg.io.atomic import check_output_folder
     from liverseg.registry import papers
     from liverseg.runner.compare import CompareOptions, compare
+
+    check_output_folder(args.out, "--out")
 
     known = papers()
     chosen = tuple(p.strip() for p in args.papers.split(",") if p.strip()) or tuple(known)

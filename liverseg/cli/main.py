@@ -2,7 +2,7 @@
 
     liverseg prep      --dataset {lits,msd,ircadb,phantom} --input DIR --output DIR --paper NAME
     liverseg evaluate  --pred DIR --truth DIR --out DIR
-    liverseg predict   --run RUN_DIR --input CT --output SEG.nii.gz
+    liverseg predict   --run RUN_DIR -i CT|FOLDER -o SEG.nii.gz|FOLDER [--statistics] [--output-type dicom-seg]
     liverseg phantom   --output DIR --cases N --seed S [--size 512]
     liverseg reproduce PAPER [--profile cpu] [--data-dir DIR --dataset lits|msd|ircadb] [--run-dir DIR]
     liverseg compare   [--profile cpu] [--papers a,b] [--out compare] [--data-dir DIR --dataset lits]
@@ -31,7 +31,10 @@ NEEDS_TENSORFLOW = {"predict", "prep", "reproduce", "compare"}
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from liverseg import __version__
+
     parser = OneLineParser(prog="liverseg", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"liverseg {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

@@ -21,7 +21,7 @@ def configure(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", required=True, type=Path, help="slice cache folder to write")
     parser.add_argument("--paper", required=True, help="paper whose recipe to apply (experiments/<paper>)")
     parser.add_argument("--profile", default="paper", metavar="{" + ",".join(PROFILES) + "}",
-                        help="config profile (default: paper)")
+                        help="config profile: paper (default; the paper's preprocessing at full size), cpu or smoke")
     parser.add_argument("--cases", type=int, default=None, help="use only the first N cases")
     parser.add_argument("--jobs", type=int, default=1, help="cases processed in parallel (default 1)")
     parser.add_argument("--overwrite", action="store_true",
@@ -32,7 +32,9 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Build the cache; a LiversegError propagates to `liverseg.cli.main`, which prints it as one line."""
     from liverseg.data.cache_builder import prepare
+    from liverseg.io.atomic import check_output_folder
 
+    check_output_folder(args.output, "--output")
     prepare(args.dataset, args.input, args.output, args.paper, profile=args.profile, cases=args.cases,
             jobs=args.jobs, quiet=args.quiet, overwrite=args.overwrite)
     return 0

@@ -14,14 +14,14 @@ from liverseg.data.splits import split_slices_within
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_write_json, read_json
 
-from liverseg.runner.run_dir import REPO_ROOT
 SPLITS = ("train", "val", "test")
 SLICE_BLOCK = 8  # slices per held-out validation block when there are too few patients
 
 
 def cache_root() -> Path:
-    """Where the generated phantoms live: `$LIVERSEG_CACHE_DIR`, else `.cache/` in the project root."""
-    return Path(os.environ.get("LIVERSEG_CACHE_DIR", REPO_ROOT / ".cache"))
+    """Where the generated phantoms live: `$LIVERSEG_CACHE_DIR`, else `.cache/` in the working directory
+    (never beside the installed package, which may be site-packages)."""
+    return Path(os.environ.get("LIVERSEG_CACHE_DIR") or ".cache")
 
 
 def phantom_dir(phantom) -> Path:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 from liverseg.config import override
 from liverseg.errors import OptionError
-from liverseg.runner.data import REPO_ROOT
 
 DATASETS = ("lits", "msd", "ircadb")
 
 
 def runs_root() -> Path:
-    """Where run directories go: `$LIVERSEG_RUNS_DIR`, else `runs/` in the project root."""
-    return Path(os.environ.get("LIVERSEG_RUNS_DIR", REPO_ROOT / "runs"))
+    """Where run directories go: `$LIVERSEG_RUNS_DIR`, else `runs/` in the working directory (never
+    beside the installed package, which may be site-packages)."""
+    return Path(os.environ.get("LIVERSEG_RUNS_DIR") or "runs")
 
 
 def add_arguments(parser: argparse.ArgumentParser, spec) -> argparse.ArgumentParser:
