@@ -25,9 +25,10 @@ COMMANDS = {
     "phantom": ("liverseg.cli.phantom", "write the synthetic CT phantom (LiTS naming)"),
     "reproduce": ("liverseg.cli.reproduce", "reproduce a paper end to end (same options as python -m experiments.<paper>.reproduce)"),
     "compare": ("liverseg.cli.compare", "every paper's default variant on one common split and test set"),
+    "export": ("liverseg.cli.export", "write a run's networks as ONNX or TensorFlow SavedModel"),
 }
 # commands that load Keras (a paper package, a model): TensorFlow starts with its C++ notices muted
-NEEDS_TENSORFLOW = {"predict", "prep", "reproduce", "compare"}
+NEEDS_TENSORFLOW = {"predict", "prep", "reproduce", "compare", "export"}
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,6 +14,7 @@ from experiments.bi_cascaded_resnet.config import VARIANTS
 from experiments.bi_cascaded_resnet.spec import PAPER
 from tests.experiments.regression import assert_guarded, raised
 from tests.experiments.notebooks import check_inspection_notebook
+from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras
 
 pytestmark = pytest.mark.slow
 
@@ -76,3 +77,12 @@ def test_predict_on_a_bi_run_with_each_variant(bi_smoke_run, tmp_path):
 
 def test_inspection_notebook_executes_against_the_run(bi_smoke_run):
     check_inspection_notebook(bi_smoke_run)
+
+
+def test_checkpoints_load_with_only_keras_and_liverseg(bi_smoke_run):
+    assert_checkpoints_stand_alone(bi_smoke_run)
+
+
+@pytest.mark.realdata
+def test_onnx_export_matches_keras_on_a_real_slice(bi_smoke_run, shared_data, tmp_path):
+    assert_onnx_matches_keras(bi_smoke_run, shared_data, tmp_path / "onnx")

@@ -18,6 +18,7 @@ from experiments.gong.spec import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.short_runs import gong_short
+from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras
 
 KEYS = PAPER.expected_keys
 
@@ -158,3 +159,24 @@ def test_kill_9_mid_stage_then_same_command_resumes(tmp_path, gong_cache_dir):
     epochs = [line.split(",")[0] for line in (run / "fine" / "history.csv").read_text().splitlines()[1:]]
     assert epochs == [str(e) for e in range(len(epochs))] and len(epochs) == 4
     assert (run / "report.md").is_file()
+
+
+def test_checkpoints_load_with_only_keras_and_liverseg(gong_smoke_run):
+    assert_checkpoints_stand_alone(gong_smoke_run)
+
+
+@pytest.mark.realdata
+def test_onnx_export_matches_keras_on_a_real_slice(gong_smoke_run, shared_data, tmp_path):
+    assert_onnx_matches_keras(gong_smoke_run, shared_data, tmp_path / "onnx")
+
+
+def test_the_run_records_itself(gong_smoke_run):
+    """run.log holds the console (stage lines, epoch lines), without TensorFlow's noise; report.md
+    gives the volume scores beside Dice per variant and the run record."""
+    log = (gong_smoke_run / "run.log").read_text()
+    assert "== session" in log and "[1/" in log and "coarse done in" in log and "Epoch 1/" in log
+    assert "1 epochs" not in log and "retracing" not in log and log.count("oneDNN") <= 1
+    report = (gong_smoke_run / "report.md").read_text()
+    assert "## Volume scores per variant" in report and "| crop | tumour |" in report and "ASSD (mm)" in report
+    assert "## Run" in report and "- Command: `" in report and "- Hardware: " in report
+    assert "| coarse |" in report and "| all stages |" in report

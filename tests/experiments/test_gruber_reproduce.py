@@ -16,6 +16,7 @@ from experiments.gruber.reproduce import main
 from experiments.gruber.spec import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
+from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras
 
 REPO = Path(__file__).resolve().parents[2]
 # the smoke profile sweeps alpha 0.02 and both readings of balanced (every code path); the paper's four
@@ -89,3 +90,12 @@ def test_predict_on_a_gruber_run(gruber_smoke_run, tmp_path):
 
 def test_inspection_notebook_executes_against_the_run(gruber_smoke_run):
     check_inspection_notebook(gruber_smoke_run)
+
+
+def test_checkpoints_load_with_only_keras_and_liverseg(gruber_smoke_run):
+    assert_checkpoints_stand_alone(gruber_smoke_run)
+
+
+@pytest.mark.realdata
+def test_onnx_export_matches_keras_on_a_real_slice(gruber_smoke_run, shared_data, tmp_path):
+    assert_onnx_matches_keras(gruber_smoke_run, shared_data, tmp_path / "onnx")

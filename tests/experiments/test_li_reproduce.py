@@ -17,6 +17,7 @@ from experiments.li_dalunet.reproduce import main
 from experiments.li_dalunet.spec import PAPER
 from tests.experiments.regression import assert_guarded, raised
 from tests.experiments.notebooks import check_inspection_notebook
+from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras
 
 pytestmark = pytest.mark.slow
 
@@ -97,3 +98,12 @@ def test_predict_warns_on_a_ct_the_run_trained_on(li_smoke_run, tmp_path):
 
 def test_inspection_notebook_executes_against_the_run(li_smoke_run):
     check_inspection_notebook(li_smoke_run)
+
+
+def test_checkpoints_load_with_only_keras_and_liverseg(li_smoke_run):
+    assert_checkpoints_stand_alone(li_smoke_run)
+
+
+@pytest.mark.realdata
+def test_onnx_export_matches_keras_on_a_real_slice(li_smoke_run, shared_data, tmp_path):
+    assert_onnx_matches_keras(li_smoke_run, shared_data, tmp_path / "onnx")

@@ -14,6 +14,7 @@ from experiments.liu_crunet.config import TABLE_ORDER
 from experiments.liu_crunet.spec import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
+from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras
 
 pytestmark = pytest.mark.slow
 
@@ -69,3 +70,12 @@ def test_predict_on_a_liu_run(liu_smoke_run, tmp_path):
 
 def test_inspection_notebook_executes_against_the_run(liu_smoke_run):
     check_inspection_notebook(liu_smoke_run)
+
+
+def test_checkpoints_load_with_only_keras_and_liverseg(liu_smoke_run):
+    assert_checkpoints_stand_alone(liu_smoke_run)
+
+
+@pytest.mark.realdata
+def test_onnx_export_matches_keras_on_a_real_slice(liu_smoke_run, shared_data, tmp_path):
+    assert_onnx_matches_keras(liu_smoke_run, shared_data, tmp_path / "onnx")
