@@ -6,6 +6,7 @@
 #   make compare                                 every paper's default variant on one test set (phantom, cpu)
 #   make compare PROFILE=paper LITS_DIR=/data/lits GPU=1   the same on LiTS (COMPARE_DIR: where it goes)
 #   make compare PROTOCOL=lits                   its scores exactly as the official LiTS scorer computes them
+#   make compare FOLDS=5                         five patient folds: every case scored once by every method, out of fold
 #   make test                                    the test suite CI runs (then make test-process)
 #   make readme                                  rewrite the READMEs' figures from the files that hold them
 #   make venv / make dev                         the runtime / development environment in .venv (GPU=1: the CUDA build)
@@ -75,7 +76,7 @@ readme: $(VENV)/.runtime-$(GPU)
 	$(PY) -m liverseg.runner.readme
 
 compare: $(VENV)/.runtime-$(GPU)
-	$(PY) -m liverseg.cli.main compare --profile $(PROFILE) --seed $(SEED) --protocol $(PROTOCOL) --out $(COMPARE_DIR) $(DATA_ARGS)
+	$(PY) -m liverseg.cli.main compare --profile $(PROFILE) --seed $(SEED) --protocol $(PROTOCOL) --out $(COMPARE_DIR) $(DATA_ARGS)$(if $(FOLDS), --folds $(FOLDS))
 
 bench: $(VENV)/.dev-$(GPU)
 	$(PY) benchmarks/pipeline.py

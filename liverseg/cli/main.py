@@ -5,7 +5,7 @@
     liverseg predict   --run RUN_DIR -i CT|FOLDER -o SEG.nii.gz|FOLDER [--statistics] [--output-type dicom-seg]
     liverseg phantom   --output DIR --cases N --seed S [--size 512]
     liverseg reproduce PAPER [--profile cpu] [--data-dir DIR --dataset lits|msd|ircadb] [--run-dir DIR]
-    liverseg compare   [--profile cpu] [--papers a,b] [--out compare] [--data-dir DIR --dataset lits]
+    liverseg compare   [--profile cpu] [--papers a,b] [--out compare] [--data-dir DIR --dataset lits] [--folds K]
 
 Every error a user can cause ends as one line on stderr and exit status 2.
 """

@@ -101,6 +101,56 @@ def split_patients(patient_ids: Sequence[str], val_fraction: float, test_fractio
     return {name: sorted(ids) for name, ids in out.items()}
 
 
+def patient_folds(patient_ids: Sequence[str], folds: int, seed: int, val_fraction: float = 0.15,
+                  stratify: Mapping[str, Hashable] | None = None) -> list[dict[str, list[str]]]:
+    """K-fold cross-validation over patients: `folds` splits `{"train", "val", "test"}` (sorted lists)
+    whose test sides partition the patients (each patient is tested in exactly one fold and trains or
+    validates in the others, never in its own).
+
+    Seeded and order-free like `split_patients`. With `stratify`, each stratum is shuffled and dealt
+    round robin over the folds, continuing where the previous stratum stopped, so every fold holds
+    its share of each stratum and the fold sizes differ by at most one. Each fold's validation side is
+    `split_patients(rest, val_fraction, 0, seed + fold, stratify)` of its non-test patients. Fewer
+    patients than folds (or too few left to train and validate) raise one `OptionError`.
+    """
+    folds = int(folds)
+    patients = sorted({str(p) for p in patient_ids})
+    n = len(patients)
+    if folds < 2:
+        raise OptionError(f"--folds {folds}: need at least 2 folds (the single split is the default)")
+    if n < folds:
+        raise OptionError(f"--folds {folds}: only {n} patient(s), fewer than the {folds} folds")
+    rest = n - -(-n // folds)  # patients outside the largest test fold
+    need = patients_needed(val_fraction, 0.0)
+    if rest < need:
+        raise OptionError(f"--folds {folds}: {n} patients leave {rest} outside a test fold, fewer than the "
+                          f"{need} needed to train and validate")
+    rng = np.random.default_rng(seed)
+    if stratify is None:
+        groups = {None: patients}
+    else:
+        missing = [p for p in patients if p not in stratify]
+        if missing:
+            raise OptionError(f"stratify: no stratum for patient(s) {', '.join(missing[:5])}")
+        groups: dict = {}
+        for p in patients:
+            groups.setdefault(stratify[p], []).append(p)
+    test: list[list[str]] = [[] for _ in range(folds)]
+    at = 0
+    for key in sorted(groups, key=repr):
+        for p in rng.permutation(groups[key]):
+            test[at % folds].append(str(p))
+            at += 1
+    out = []
+    for k in range(folds):
+        held = set(test[k])
+        others = [p for p in patients if p not in held]
+        inner = split_patients(others, val_fraction, 0.0, seed + k,
+                               None if stratify is None else {p: stratify[p] for p in others})
+        out.append({"train": inner["train"], "val": inner["val"], "test": sorted(held)})
+    return out
+
+
 @dataclass(frozen=True)
 class SliceSplit:
     """Manifest rows per split and how they were chosen.
@@ -202,4 +252,4 @@ def split_slices_within(manifest: pd.DataFrame, val_fraction: float, test_fracti
     return SliceSplit("slice_blocks", frames["train"], frames["val"], frames["test"], note)
 
 
-__all__ = ["SPLITS", "split_patients", "patients_needed", "SliceSplit", "split_slices_within"]
+__all__ = ["SPLITS", "split_patients", "patient_folds", "patients_needed", "SliceSplit", "split_slices_within"]

@@ -4,7 +4,19 @@ scored on the same test volumes by the same LiTS-protocol scorer.
     <out>/split.json              the common split: patients, seeded, stratified by tumour presence
     <out>/runs/<paper>/           a run of the paper's default variant on that split (only the stages
                                   the variant needs); `compared.json` in it, written last, marks it done
-    <out>/report.md, metrics.json, per_case.csv, per_case_dice.png, same_slice.png   (compare_report)
+    <out>/report.md, metrics.json, per_case.csv, per_case_dice.png, same_slice.png,
+          rank_stability.png, significance.png   (compare_report; statistics: evaluation.paired_stats)
+
+`--folds K` (`options.folds`) replaces the single split by K patient folds (`liverseg.data.splits.
+patient_folds`: seeded, stratified by tumour presence, each case in exactly one test fold), so that every
+case is scored once by every method, by a network that never trained or validated on it:
+
+    <out>/folds.json              the K splits
+    <out>/caches/<paper>/cache/   the paper's slice cache, built once and linked into each fold's runs
+    <out>/fold-<k>/runs/<paper>/  the paper's run on fold k (reused and resumed as in the single split)
+
+The default phantom compare (cpu profile) runs on a larger phantom than the papers' own cpu runs
+(`PHANTOM_CASES`) with its own fractions (`PHANTOM_FRACTIONS`) so that it tests at least 10 cases.
 
 Every paper reads the same source: the profile's phantom (one for all papers) or `--data-dir`. A
 finished compare run with the same configuration and split is reused; so is a finished run of
@@ -34,10 +46,32 @@ class CompareOptions:
     data_dir: Path | None = None
     dataset: str | None = None
     seed: int = 0
-    val_fraction: float = 0.15  # CHOICE: about 70 / 15 / 15 % of the patients, and at least one of each
-    test_fraction: float = 0.25  # CHOICE: a quarter, so that the 16-case cpu phantom tests 4 patients
+    val_fraction: float | None = None  # None: PHANTOM_FRACTIONS of the profile on the phantom, else FRACTIONS
+    test_fraction: float | None = None  # the same; unused with folds (each fold tests about 1 / folds)
     reuse_paper_runs: bool = True
     protocol: str = "liverseg"  # summary conventions of the report: liverseg or lits (liverseg.evaluation.PROTOCOLS)
+    folds: int = 0  # 0: the single split; K >= 2: K patient folds, every case tested once (out-of-fold)
+    phantom_cases: int | None = None  # None: PHANTOM_CASES of the profile (else the first paper's phantom)
+
+
+# CHOICE: about 70 / 15 / 15 % of the patients (and at least one of each), a quarter tested: on real data
+FRACTIONS = (0.15, 0.25)
+# CHOICE: the default phantom compare tests 10 cases (the 4 test cases of a 16-case phantom could not separate
+# anything; see the report's reading aid). 24 cases: 12 train, 2 validation, 10 test; training is capped in steps,
+# so the 8 more cases cost caching and inference only. The smoke profile keeps its 8-case phantom.
+PHANTOM_CASES = {"cpu": 24}
+PHANTOM_FRACTIONS = {"cpu": (0.1, 0.42)}
+
+
+def resolve_options(options: CompareOptions) -> CompareOptions:
+    """The options with the defaults that depend on the source and profile filled in (idempotent)."""
+    phantom = options.data_dir is None
+    val, test = PHANTOM_FRACTIONS.get(options.profile, FRACTIONS) if phantom else FRACTIONS
+    cases = options.phantom_cases if options.phantom_cases is not None else (
+        PHANTOM_CASES.get(options.profile) if phantom else None)
+    return replace(options, val_fraction=val if options.val_fraction is None else options.val_fraction,
+                   test_fraction=test if options.test_fraction is None else options.test_fraction,
+                   phantom_cases=cases)
 
 
 @dataclass
@@ -66,6 +100,8 @@ def paper_configs(options: CompareOptions) -> dict:
         cfg = resolve_config(spec, argparse.Namespace(**vars(args), profile=options.profile))
         out[name] = (spec, cfg)
     phantom = next(iter(out.values()))[1].phantom
+    if options.phantom_cases is not None:
+        phantom = replace(phantom, cases=int(options.phantom_cases))
     return {name: (spec, replace(cfg, phantom=phantom)) for name, (spec, cfg) in out.items()}
 
 
@@ -81,6 +117,7 @@ def common_split(cache, options: CompareOptions) -> dict:
     from liverseg.data.splits import split_patients
     from liverseg.runner.data import check_split, source_has_tumour
 
+    options = resolve_options(options)
     path = options.out / "split.json"
     cases = [str(c) for c in cache.case_ids]
     made = {"seed": options.seed, "val_fraction": options.val_fraction, "test_fraction": options.test_fraction}
@@ -99,6 +136,60 @@ def common_split(cache, options: CompareOptions) -> dict:
         atomic_write_json(path, split)
     check_split(split, cases, path, hint="it was made for other data: delete it or pass another --out")
     return split
+
+
+def check_fold_count(configs: dict, options: CompareOptions) -> None:
+    """Before anything is written: enough cases for `options.folds` (one OptionError line otherwise),
+    counted from the phantom's size or the dataset folder's listing."""
+    from data_prep.sources import discover
+    from liverseg.data.splits import patient_folds
+
+    cfg = next(iter(configs.values()))[1]
+    n = len(discover(cfg.dataset, cfg.data_dir)) if cfg.data_dir else int(cfg.phantom.cases)
+    patient_folds([str(i) for i in range(n)], options.folds, options.seed, options.val_fraction)
+
+
+def fold_splits(cache, options: CompareOptions) -> list[dict]:
+    """`<out>/folds.json`, made once: `options.folds` patient folds of the cache's cases, stratified by
+    tumour in their source labels; a later call with another fold count, seed or fraction is refused."""
+    from liverseg.data.splits import patient_folds
+    from liverseg.runner.data import check_split, source_has_tumour
+
+    options = resolve_options(options)
+    path = options.out / "folds.json"
+    cases = [str(c) for c in cache.case_ids]
+    made = {"folds": options.folds, "seed": options.seed, "val_fraction": options.val_fraction}
+    if path.is_file():
+        record = read_json(path)
+        if {k: record.get(k) for k in made} != made:
+            raise OptionError(f"{path}: made with {({k: record.get(k) for k in made})}, not {made}; "
+                              "delete it or pass another --out")
+        splits = record["splits"]
+    else:
+        has_tumour = {c: source_has_tumour(cache, c) for c in cases}
+        parts = patient_folds(cases, options.folds, options.seed, options.val_fraction, stratify=has_tumour)
+        splits = [{"mode": "patients", **part, "fold": k, "folds": options.folds, "seed": options.seed,
+                   "note": f"fold {k + 1} of {options.folds}: {len(part['train'])} / {len(part['val'])} / "
+                           f"{len(part['test'])} patients (seed {options.seed}, stratified by tumour presence)"}
+                  for k, part in enumerate(parts)]
+        atomic_write_json(path, {**made, "mode": "folds", "splits": splits,
+                                 "note": f"{options.folds} patient folds of {len(cases)} cases: every case tested "
+                                         "once, never trained or validated on in its fold"})
+    for split in splits:
+        check_split(split, cases, path, hint="it was made for other data: delete it or pass another --out")
+    tested = sorted(c for split in splits for c in split["test"])
+    if tested != sorted(cases):
+        raise OptionError(f"{path}: its test folds do not hold every case exactly once; delete it or pass another --out")
+    return splits
+
+
+def _link_cache(run_dir: Path, shared: Path) -> None:
+    """`run_dir/cache` -> the shared cache folder (a fold's run reads the cache built once for all folds)."""
+    link = run_dir / "cache"
+    if link.exists() or link.is_symlink():
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(shared.resolve(), target_is_directory=True)
 
 
 def _finished_paper_run(spec, cfg, split: dict, variant: str) -> Path | None:
@@ -122,14 +213,18 @@ def _finished_paper_run(spec, cfg, split: dict, variant: str) -> Path | None:
     return None
 
 
-def _train_and_predict(spec, cfg, split: dict, run_dir: Path, variant: str) -> None:
+def _train_and_predict(spec, cfg, split: dict, run_dir: Path, variant: str, shared_cache: Path | None = None) -> None:
     """The runner's steps for one variant: cache, the common split, the variant's stages, calibration,
-    inference and evaluation of the test cases (each step skipped when already done)."""
+    inference and evaluation of the test cases (each step skipped when already done). `shared_cache`:
+    a folder whose `cache/` is built once and linked into the run (folds)."""
     from liverseg.runner import data as run_data
     from liverseg.runner.predictions import evaluate_variant, predict_variant
     from liverseg.runner.run import stages_for, train_stage
     from liverseg.runner.run_dir import write_config, write_versions
 
+    if shared_cache is not None:
+        run_data.prepare_cache(spec.name, cfg, shared_cache)
+        _link_cache(run_dir, shared_cache / "cache")
     write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
     write_versions(run_dir)
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
@@ -144,8 +239,9 @@ def _train_and_predict(spec, cfg, split: dict, run_dir: Path, variant: str) -> N
     evaluate_variant(cache, split, run_dir, variant)
 
 
-def run_paper(spec, cfg, split: dict, options: CompareOptions) -> PaperRun:
-    """The paper's default variant on the common split: reused when finished, else trained (resumed)."""
+def run_paper(spec, cfg, split: dict, options: CompareOptions, shared_cache: Path | None = None) -> PaperRun:
+    """The paper's default variant on the common split (of `options.out`, a fold's folder with folds):
+    reused when finished, else trained (resumed)."""
     variant = spec.default_variant
     run_dir = options.out / "runs" / spec.name
     record = {"paper": spec.name, "variant": variant, "config": to_dict(cfg), "split": split_digest(split)}
@@ -161,33 +257,58 @@ def run_paper(spec, cfg, split: dict, options: CompareOptions) -> PaperRun:
         found = _finished_paper_run(spec, cfg, split, variant)
         if found is not None:
             return PaperRun(spec, cfg, found, variant, "paper run")
-    _train_and_predict(spec, cfg, split, run_dir, variant)
+    _train_and_predict(spec, cfg, split, run_dir, variant, shared_cache)
     atomic_write_json(marker, record)
     return PaperRun(spec, cfg, run_dir, variant, "")
 
 
+def _announce(run: PaperRun) -> None:
+    if run.reused:
+        print(f"{run.spec.name}: reusing the finished {run.reused} {run.run_dir}", flush=True)
+
+
 def compare(options: CompareOptions) -> list[PaperRun]:
-    """Every paper of `options.papers` on the common split, then the report (`compare_report`)."""
+    """Every paper of `options.papers` on the common split (or on each of `options.folds` folds), then the
+    report (`compare_report`). Returns the runs, fold after fold."""
     from liverseg.runner import data as run_data
     from liverseg.runner.compare_report import write_compare_report
 
+    options = resolve_options(options)
     configs = paper_configs(options)
+    if options.folds:
+        check_fold_count(configs, options)
     options.out.mkdir(parents=True, exist_ok=True)
-    split = None
-    runs = []
-    for i, (name, (spec, cfg)) in enumerate(configs.items(), 1):
-        if split is None:
-            # the first paper's cache lists the cases (every paper reads the same source)
-            first_dir = options.out / "runs" / name
-            split = common_split(run_data.prepare_cache(name, cfg, first_dir), options)
-            print(f"common split: {split['note']}", flush=True)
-        print(f"[{i}/{len(configs)}] {name}: default variant {spec.default_variant}", flush=True)
-        runs.append(run_paper(spec, cfg, split, options))
-        if runs[-1].reused:
-            print(f"{name}: reusing the finished {runs[-1].reused} {runs[-1].run_dir}", flush=True)
-    report = write_compare_report(runs, split, options)
+    groups = []
+    if not options.folds:
+        split = None
+        runs = []
+        for i, (name, (spec, cfg)) in enumerate(configs.items(), 1):
+            if split is None:
+                # the first paper's cache lists the cases (every paper reads the same source)
+                first_dir = options.out / "runs" / name
+                split = common_split(run_data.prepare_cache(name, cfg, first_dir), options)
+                print(f"common split: {split['note']}", flush=True)
+            print(f"[{i}/{len(configs)}] {name}: default variant {spec.default_variant}", flush=True)
+            runs.append(run_paper(spec, cfg, split, options))
+            _announce(runs[-1])
+        groups.append((split, runs))
+    else:
+        name, (spec, cfg) = next(iter(configs.items()))
+        splits = fold_splits(run_data.prepare_cache(name, cfg, options.out / "caches" / name), options)
+        for split in splits:
+            fold_options = replace(options, out=options.out / f"fold-{split['fold']}")
+            print(f"{split['note']}", flush=True)
+            runs = []
+            for i, (name, (spec, cfg)) in enumerate(configs.items(), 1):
+                print(f"[fold {split['fold'] + 1}/{len(splits)}, {i}/{len(configs)}] {name}: default variant "
+                      f"{spec.default_variant}", flush=True)
+                runs.append(run_paper(spec, cfg, split, fold_options, shared_cache=options.out / "caches" / name))
+                _announce(runs[-1])
+            groups.append((split, runs))
+    report = write_compare_report(groups, options)
     print(f"done: {report}", flush=True)
-    return runs
+    return [run for _, runs in groups for run in runs]
 
 
-__all__ = ["CompareOptions", "PaperRun", "compare", "common_split", "paper_configs", "run_paper", "split_digest"]
+__all__ = ["FRACTIONS", "PHANTOM_CASES", "PHANTOM_FRACTIONS", "CompareOptions", "PaperRun", "check_fold_count", "compare",
+           "common_split", "fold_splits", "paper_configs", "resolve_options", "run_paper", "split_digest"]
