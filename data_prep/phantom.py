@@ -1,6 +1,6 @@
 """Synthetic abdominal CT phantom written as a LiTS-style NIfTI dataset.
 
-    python -m data_prep.phantom --output DIR --cases N --seed S [--size 512]
+    python -m data_prep.phantom --output DIR --cases N --seed S [--size 512] [--slices 300-700]
 
 writes DIR/volume-<i>.nii.gz (int16 HU) and DIR/segmentation-<i>.nii.gz (uint8: 0 background,
 1 liver, 2 tumour) for i = 0..N-1. Each case is an abdomen with body wall, spine, ribs, lungs,
@@ -10,9 +10,12 @@ two-lobe liver that holds hypodense tumours of 3-60 mm (one case in six has none
 
 Sizes: the field of view in mm is the same at every `--size`; the in-plane spacing is
 `spacing512 * 512 / size` with spacing512 drawn in 0.6-0.9 mm, and the slice thickness
-(0.7-5 mm) does not depend on the size. The anatomy is drawn from (seed, index) alone, so a
-case is the same patient at every size. Sizes below 256 are rendered at a multiple of the size
-and averaged down (labels by majority), which mimics the partial-volume effect of large voxels.
+(0.7-5 mm) does not depend on the size; `--slices N` (or `LO-HI`: a count drawn per case from
+(seed, index)) samples the same craniocaudal extent with N slices instead (thinner slices: a
+LiTS-sized volume of 300-700 slices, for memory and disk figures at the paper size). The anatomy
+is drawn from (seed, index) alone, so a case is the same patient at every size. Sizes below 256
+are rendered at a multiple of the size and averaged down (labels by majority), which mimics the
+partial-volume effect of large voxels.
 
 Stored orientations vary (RAS, LPS, LAS, LPI, RAI): the image and its label share one affine,
 and the anatomy is right in world coordinates (`nibabel.as_closest_canonical` gives RAS).
@@ -164,9 +167,43 @@ def reorient(arrays, affine: np.ndarray, orientation: str):
     return out, aff
 
 
-def generate_case_full(seed: int, index: int, size: int = 512):
-    """(image int16, label uint8, organ map uint8, affine, Case) in the stored orientation."""
+def parse_slices(text) -> tuple[int, int] | None:
+    """`--slices`: None or "" (the drawn thickness), "N", or "LO-HI"; returns (lo, hi) or None."""
+    if text is None or text == "":
+        return None
+    try:
+        parts = [int(t) for t in str(text).split("-")]
+    except ValueError:
+        parts = []
+    if len(parts) not in (1, 2) or min(parts) < 2 or parts[0] > parts[-1]:
+        raise OptionError(f"--slices must be N or LO-HI with 2 <= LO <= HI, got {text!r}")
+    return parts[0], parts[-1]
+
+
+def slice_count(seed: int, index: int, slices) -> int | None:
+    """The number of slices of case `index` for a `--slices` value (None: the drawn thickness)."""
+    bounds = parse_slices(slices) if not isinstance(slices, tuple) else slices
+    if bounds is None:
+        return None
+    lo, hi = bounds
+    return lo if lo == hi else int(np.random.default_rng([seed, index, 2]).integers(lo, hi + 1))
+
+
+def with_slices(case: Case, n: int) -> Case:
+    """The same case sampled with `n` slices over the same craniocaudal extent."""
+    z0, z1 = float(case.z[0]), float(case.z[-1])
+    case.z = np.linspace(z0, z1, n)
+    case.thickness = (z1 - z0) / (n - 1)
+    return case
+
+
+def generate_case_full(seed: int, index: int, size: int = 512, slices=None):
+    """(image int16, label uint8, organ map uint8, affine, Case) in the stored orientation;
+    `slices` as `--slices` (None: the case's drawn slice thickness)."""
     case = draw_case(seed, index)
+    n = slice_count(seed, index, slices)
+    if n is not None:
+        case = with_slices(case, n)
     hu, lab, org = render(case, size)
     hu = blur_inplane(hu, case.blur_sigma)
     noise_rng = np.random.default_rng([seed, index, 1])
@@ -178,9 +215,9 @@ def generate_case_full(seed: int, index: int, size: int = 512):
     return image, lab, org, affine, case
 
 
-def generate_case(seed: int, index: int, size: int = 512) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def generate_case(seed: int, index: int, size: int = 512, slices=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image (int16 HU), label (uint8 0/1/2), both in the stored voxel axes, and their 4x4 affine."""
-    image, lab, _, affine, _ = generate_case_full(seed, index, size)
+    image, lab, _, affine, _ = generate_case_full(seed, index, size, slices)
     return image, lab, affine
 
 
@@ -206,8 +243,8 @@ def _check(cases, seed, size):
         raise OptionError(f"--size must be an integer in [{MIN_SIZE}, {MAX_SIZE}], got {size}")
 
 
-def _write_case(out: Path, seed: int, index: int, size: int) -> list[Path]:
-    image, lab, affine = generate_case(seed, index, size)
+def _write_case(out: Path, seed: int, index: int, size: int, slices=None) -> list[Path]:
+    image, lab, affine = generate_case(seed, index, size, slices)
     paths = []
     for name, arr in ((f"volume-{index}.nii.gz", image), (f"segmentation-{index}.nii.gz", lab)):
         atomic_write_bytes(out / name, nifti_bytes(arr, affine))
@@ -220,11 +257,12 @@ def default_workers() -> int:
 
 
 def write_phantom(output, cases: int, seed: int, size: int = 512, progress: bool = True,
-                  workers: int = 1) -> list[Path]:
+                  workers: int = 1, slices=None) -> list[Path]:
     """Write cases 0..cases-1 (each file atomically); returns the written paths in case order
     (volume-0, segmentation-0, volume-1, ...). `workers` > 1 renders cases in parallel processes;
-    the bytes do not depend on it."""
+    the bytes do not depend on it. `slices`: as `--slices` (None: each case's drawn thickness)."""
     _check(cases, seed, size)
+    slices = parse_slices(slices)
     if not isinstance(workers, int) or workers < 1:
         raise OptionError(f"--workers must be a positive integer, got {workers}")
     out = Path(output)
@@ -239,13 +277,13 @@ def write_phantom(output, cases: int, seed: int, size: int = 512, progress: bool
     try:
         if workers == 1 or cases == 1:
             for i in range(cases):
-                results[i] = _write_case(out, seed, i, size)
+                results[i] = _write_case(out, seed, i, size, slices)
                 bar is not None and bar.update()
         else:
             # spawn, not fork: the caller may already run threads (TensorFlow, OpenCV)
             context = multiprocessing.get_context("spawn")
             with concurrent.futures.ProcessPoolExecutor(min(workers, cases), mp_context=context) as pool:
-                futures = {pool.submit(_write_case, out, seed, i, size): i for i in range(cases)}
+                futures = {pool.submit(_write_case, out, seed, i, size, slices): i for i in range(cases)}
                 for fut in concurrent.futures.as_completed(futures):
                     results[futures[fut]] = fut.result()
                     bar is not None and bar.update()
@@ -261,6 +299,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--cases", required=True, type=int, help="number of cases")
     parser.add_argument("--seed", type=int, default=0, help="dataset seed (default 0)")
     parser.add_argument("--size", type=int, default=512, help="in-plane size in pixels (default 512)")
+    parser.add_argument("--slices", default=None, metavar="N|LO-HI",
+                        help="slices per case over the same extent: N, or LO-HI drawn per case "
+                             "(default: each case's drawn 0.7-5 mm thickness)")
     parser.add_argument("--workers", type=int, default=default_workers(),
                         help="parallel processes (default: min(2, CPUs)); output bytes do not depend on it")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -270,7 +311,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 def run_args(args: argparse.Namespace) -> int:
     """Write the phantom; OS errors become an InputError naming the path."""
     try:
-        write_phantom(args.output, args.cases, args.seed, args.size, progress=not args.quiet, workers=args.workers)
+        write_phantom(args.output, args.cases, args.seed, args.size, progress=not args.quiet, workers=args.workers,
+                      slices=getattr(args, "slices", None))
     except OSError as exc:
         raise InputError(exc.filename or args.output, exc.strerror or str(exc)) from None
     return 0

@@ -129,7 +129,9 @@ def stack_context(slices_zhw: np.ndarray, context: int, index: np.ndarray | None
 def resize_probs(probs: np.ndarray, height: int, width: int) -> np.ndarray:
     """Bilinear resize (half-pixel centres, as cv2 / tf.image) of (N, h, w, K) to (N, height, width, K).
 
-    All N*K planes are resized together, at most 128 per cv2 call.
+    The N*K planes are resized at most 128 per cv2 call, a group of whole slices at a time, each
+    written straight into the (contiguous) result: besides input and output, memory holds one
+    group's planes, never a transposed copy of the whole volume.
     """
     probs = np.asarray(probs)
     if probs.ndim != 4:
@@ -137,13 +139,19 @@ def resize_probs(probs: np.ndarray, height: int, width: int) -> np.ndarray:
     n, h, w, k = probs.shape
     if (h, w) == (height, width):
         return probs.astype(np.float32, copy=False)
-    planes = np.ascontiguousarray(probs.transpose(1, 2, 0, 3).reshape(h, w, n * k), dtype=np.float32)
-    out = np.empty((height, width, n * k), dtype=np.float32)
-    for start in range(0, n * k, _CV2_MAX_CHANNELS):
-        group = planes[:, :, start:start + _CV2_MAX_CHANNELS]
-        resized = cv2.resize(group, (width, height), interpolation=cv2.INTER_LINEAR)
-        out[:, :, start:start + group.shape[2]] = resized.reshape(height, width, -1)
-    return out.reshape(height, width, n, k).transpose(2, 0, 1, 3)
+    out = np.empty((n, height, width, k), dtype=np.float32)
+    group = max(1, _CV2_MAX_CHANNELS // max(k, 1))
+    for start in range(0, n, group):
+        block = probs[start:start + group]
+        planes = np.ascontiguousarray(block.transpose(1, 2, 0, 3).reshape(h, w, -1), dtype=np.float32)
+        if k > _CV2_MAX_CHANNELS:  # more channels than one cv2 call takes: one slice, its channels in groups
+            resized = np.concatenate([cv2.resize(planes[:, :, c:c + _CV2_MAX_CHANNELS], (width, height),
+                                                 interpolation=cv2.INTER_LINEAR).reshape(height, width, -1)
+                                      for c in range(0, planes.shape[2], _CV2_MAX_CHANNELS)], axis=2)
+        else:
+            resized = cv2.resize(planes, (width, height), interpolation=cv2.INTER_LINEAR)
+        out[start:start + len(block)] = resized.reshape(height, width, len(block), k).transpose(2, 0, 1, 3)
+    return out
 
 
 def multiscale_predict(predict_fn: PredictFn, slices: np.ndarray, sizes: Sequence[int]) -> np.ndarray:
