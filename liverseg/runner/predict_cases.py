@@ -203,8 +203,8 @@ def predict_cases(run_dir, cfg, spec, variant: str, jobs: list[Job], folder: Pat
                dynamic_ncols=True)
     for job in bar:
         bar.set_postfix_str(job.case.case_id, refresh=False)
-        if job not in todo and table is None:
-            continue
+        if job not in todo and (table is None or output_type == "dicom-seg"):
+            continue  # nothing to do (a skipped SEG keeps its statistics row)
         volume = read_input(job.case)
         if job in todo:
             warn_if_trained_on(run_dir, volume)
