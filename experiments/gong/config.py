@@ -24,6 +24,11 @@ class UNetConfig:
     padding: str = "same"  # 2.2: "same padding"
     dropout: float = 0.5  # CHOICE: 2.2 names drop-out in the down path; 0.5 at the bottleneck as in Ronneberger's U-Net
     outputs: tuple[str, ...] = ("liver", "tumour")  # CHOICE: 2.2 "sigmoid ... locating liver and tumour": two sigmoid channels
+    # the coarse U-Net sees the slice this many times smaller (area down-sampling, its maps up-sampled
+    # back; `liverseg.nn.resolution`), so that the fine stage can work on the cache's full resolution.
+    # 1 (the paper's: one resolution for both) in every profile; the cpu-phantom trials of other values
+    # are in benchmarks/RESULTS.md ("Tumours at the cpu profile")
+    downsample: int = 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +63,9 @@ class GongConfig:
     # buys recall: on the cpu profile's validation patients tumour Dice per case 0.27 at 0.5, 0.31
     # at 0.1 (0.09 -> 0.33 on its test patients; README).
     crop_threshold: float = 0.1
+    # CHOICE: share of the coarse U-Net's samples drawn from tumour slices (`liverseg.data.sampling.
+    # tumour_mix`; 0 = 2.1's liver slices alone). The coarse tumour map places the crops (2.2)
+    coarse_tumour_share: float = 0.0
     # 3: "40 training / 20 test patients", only patients with tumours, large:small 1:1
     train_patients: int = 40
     test_patients: int = 20

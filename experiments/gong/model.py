@@ -5,12 +5,18 @@ import keras
 
 from liverseg.nn import blocks
 from liverseg.nn.models import build_unet, segmentation_head
+from liverseg.nn.resolution import at_lower_resolution
 
 from experiments.gong.config import FusionNetConfig, GongConfig, UNetConfig
 
 
 def build_coarse(model_cfg: UNetConfig, size: int) -> keras.Model:
-    """2.2: "an original U-net ... four down-sampling and up-sampling ... 64 to 512 ... 3*3 ... same padding"."""
+    """2.2: "an original U-net ... four down-sampling and up-sampling ... 64 to 512 ... 3*3 ... same padding",
+    on the slice `model_cfg.downsample` times smaller (1 = as it is)."""
+    return at_lower_resolution(lambda n: _coarse_unet(model_cfg, n), size, model_cfg.downsample, name="coarse")
+
+
+def _coarse_unet(model_cfg: UNetConfig, size: int) -> keras.Model:
     return build_unet(
         (size, size, 1),
         n_outputs=len(model_cfg.outputs),
@@ -20,7 +26,7 @@ def build_coarse(model_cfg: UNetConfig, size: int) -> keras.Model:
         padding=model_cfg.padding,
         dropout=model_cfg.dropout,
         max_filters=model_cfg.base_filters * 2 ** (model_cfg.depth - 1),
-        name="coarse",
+        name="coarse" if model_cfg.downsample == 1 else "coarse_unet",
     )
 
 

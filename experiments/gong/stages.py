@@ -9,14 +9,16 @@ from liverseg.runner.spec import Stage
 from experiments.gong.config import GongConfig
 
 
-def _stage(name, build, sources, train, targets, augment=None) -> Stage:
+def _stage(name, build, sources, train, targets, augment=None, weights=()) -> Stage:
     from liverseg.nn.objectives import make_loss, make_metrics
 
-    return Stage(name=name, build_model=build, sources=tuple(sources), train=train, augment=augment,
+    return Stage(name=name, build_model=build, sources=tuple(sources), train=train, augment=augment, weights=weights,
                  loss=lambda: make_loss(train.loss), metrics=lambda: make_metrics(train.metrics, targets))
 
 
 def stages(cfg: GongConfig) -> list[Stage]:
+    from liverseg.data.sampling import tumour_mix
+
     from experiments.gong.model import build_coarse, build_fine
 
     size, crop = cfg.preprocess.size, cfg.fine_data.crop_size
@@ -27,10 +29,11 @@ def stages(cfg: GongConfig) -> list[Stage]:
     centred = replace(tiles, crop="centred", crop_target="tumour")
     liver = replace(tiles, crop="centred", crop_target="liver", sampling="liver")
     whole = replace(tiles, crop="none", crop_size=0)
+    coarse_sources, coarse_weights = tumour_mix(cfg.coarse_data, cfg.coarse_tumour_share)
     return [
         # CHOICE: the coarse U-Net trains without augmentation: it only localises (2.2)
-        _stage("coarse", lambda: build_coarse(cfg.coarse_model, size), [cfg.coarse_data], cfg.coarse_train,
-               cfg.coarse_model.outputs),
+        _stage("coarse", lambda: build_coarse(cfg.coarse_model, size), coarse_sources, cfg.coarse_train,
+               cfg.coarse_model.outputs, weights=coarse_weights),
         _stage("fine", lambda: build_fine(cfg.fine_model, crop), [tiles, centred, liver], cfg.fine_train,
                fine_targets, cfg.augment),
         _stage("fine_whole", lambda: build_fine(cfg.fine_model, size), [whole], cfg.fine_whole_train,
