@@ -60,6 +60,19 @@ def _apportion(total: int, sizes: list[int]) -> list[int]:
     return out
 
 
+def _strata(patients: list[str], stratify: Mapping[str, Hashable] | None) -> dict:
+    """{stratum: patients in it} (one stratum `None` without `stratify`); every patient needs one."""
+    if stratify is None:
+        return {None: patients}
+    missing = [p for p in patients if p not in stratify]
+    if missing:
+        raise OptionError(f"stratify: no stratum for patient(s) {', '.join(missing[:5])}")
+    groups: dict = {}
+    for p in patients:
+        groups.setdefault(stratify[p], []).append(p)
+    return groups
+
+
 def split_patients(patient_ids: Sequence[str], val_fraction: float, test_fraction: float, seed: int,
                    stratify: Mapping[str, Hashable] | None = None) -> dict[str, list[str]]:
     """Deterministic patient-level split: `{"train": [...], "val": [...], "test": [...]}` (sorted lists).
@@ -79,15 +92,7 @@ def split_patients(patient_ids: Sequence[str], val_fraction: float, test_fractio
             f"need at least {patients_needed(val_fraction, test_fraction)} (or use split_slices_within)")
     rng = np.random.default_rng(seed)
     n_val, n_test = _counts(n, val_fraction, test_fraction)
-    if stratify is None:
-        groups = {None: patients}
-    else:
-        missing = [p for p in patients if p not in stratify]
-        if missing:
-            raise OptionError(f"stratify: no stratum for patient(s) {', '.join(missing[:5])}")
-        groups: dict = {}
-        for p in patients:
-            groups.setdefault(stratify[p], []).append(p)
+    groups = _strata(patients, stratify)
     keys = sorted(groups, key=repr)
     sizes = [len(groups[k]) for k in keys]
     val_per = _apportion(n_val, sizes)
@@ -126,15 +131,7 @@ def patient_folds(patient_ids: Sequence[str], folds: int, seed: int, val_fractio
         raise OptionError(f"--folds {folds}: {n} patients leave {rest} outside a test fold, fewer than the "
                           f"{need} needed to train and validate")
     rng = np.random.default_rng(seed)
-    if stratify is None:
-        groups = {None: patients}
-    else:
-        missing = [p for p in patients if p not in stratify]
-        if missing:
-            raise OptionError(f"stratify: no stratum for patient(s) {', '.join(missing[:5])}")
-        groups: dict = {}
-        for p in patients:
-            groups.setdefault(stratify[p], []).append(p)
+    groups = _strata(patients, stratify)
     test: list[list[str]] = [[] for _ in range(folds)]
     at = 0
     for key in sorted(groups, key=repr):
