@@ -268,8 +268,13 @@ def child_command(args, phase: str, backend: str) -> list[str]:
 def spawn(args, phase: str, backend: str) -> dict:
     env = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(REPO)}
     start = time.perf_counter()
-    proc = subprocess.run(child_command(args, phase, backend), env=env, cwd=REPO, stdout=subprocess.PIPE,
-                          text=True, timeout=args.timeout_s)
+    try:
+        proc = subprocess.run(child_command(args, phase, backend), env=env, cwd=REPO, stdout=subprocess.PIPE,
+                              text=True, timeout=args.timeout_s)
+    except subprocess.TimeoutExpired as err:
+        out = err.stdout.decode() if isinstance(err.stdout, bytes) else (err.stdout or "")
+        return {"phase": phase, "backend": backend, "error": f"no result within --timeout-s {args.timeout_s:.0f}",
+                "stdout_tail": out[-2000:]}
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith(RESULT)]
     if proc.returncode or not lines:
         return {"phase": phase, "backend": backend, "error": f"child exited {proc.returncode}",
