@@ -77,3 +77,29 @@ def assert_onnx_matches_keras(run_dir: Path, shared_data: Path, out_dir: Path, t
         diffs[name] = float(np.abs(got - expected).max())
         assert diffs[name] <= tolerance, (name, diffs[name])
     return diffs
+
+
+def assert_savedmodel_matches_keras(run_dir: Path, shared_data: Path, out_dir: Path, tolerance: float = 1e-5) -> dict:
+    """`liverseg export --run RUN --format savedmodel`, then every exported network's `serve`
+    signature (TensorFlow's own loader, no Keras) on a real slice against the predictor's Keras model."""
+    import tensorflow as tf
+
+    from liverseg.cli.main import main
+    from liverseg.cli.predict import load_run
+    from liverseg.runner.export import predictor_networks
+
+    assert main(["export", "--run", str(run_dir), "--format", "savedmodel", "--output", str(out_dir)]) == 0
+    manifest = json.loads((out_dir / "export.json").read_text())
+    spec, cfg = load_run(run_dir)
+    networks = predictor_networks(spec.predictor(run_dir, cfg, spec.default_variant))
+    assert set(manifest["networks"]) == set(networks)
+    diffs = {}
+    for name, model in networks.items():
+        h, _, c = manifest["networks"][name]["input_shape"]
+        x = np.repeat(real_slices(shared_data, h), c, axis=-1)
+        loaded = tf.saved_model.load(str(out_dir / manifest["networks"][name]["file"]))  # kept: it owns the variables
+        got = loaded.serve(tf.constant(x))
+        got = np.asarray(next(iter(got.values())) if isinstance(got, dict) else got)
+        diffs[name] = float(np.abs(got - np.asarray(model.predict(x, verbose=0))).max())
+        assert diffs[name] <= tolerance, (name, diffs[name])
+    return diffs

@@ -14,7 +14,8 @@ from experiments.bi_cascaded_resnet.config import VARIANTS
 from experiments.bi_cascaded_resnet.spec import PAPER
 from tests.experiments.regression import assert_guarded, raised
 from tests.experiments.notebooks import check_inspection_notebook
-from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras
+from tests.experiments.standalone import (assert_checkpoints_stand_alone, assert_onnx_matches_keras,
+                                          assert_savedmodel_matches_keras)
 
 pytestmark = pytest.mark.slow
 
@@ -86,3 +87,8 @@ def test_checkpoints_load_with_only_keras_and_liverseg(bi_smoke_run):
 @pytest.mark.realdata
 def test_onnx_export_matches_keras_on_a_real_slice(bi_smoke_run, shared_data, tmp_path):
     assert_onnx_matches_keras(bi_smoke_run, shared_data, tmp_path / "onnx")
+
+
+@pytest.mark.realdata
+def test_savedmodel_export_matches_keras_on_a_real_slice(bi_smoke_run, shared_data, tmp_path):
+    assert_savedmodel_matches_keras(bi_smoke_run, shared_data, tmp_path / "savedmodel")
