@@ -34,6 +34,12 @@ def papers() -> list[str]:
     return sorted(set(_registered) | set(_entry_points()))
 
 
+def installed() -> list[str]:
+    """Names of the papers installed through entry points (the project's own and a user's installed
+    package), sorted; a spec added with `register` alone is not among them."""
+    return sorted(_entry_points())
+
+
 def paper(name: str):
     """The `PaperSpec` of `name`; OptionError naming the known papers when there is none."""
     if name not in _registered:
@@ -44,4 +50,4 @@ def paper(name: str):
     return _registered[name]
 
 
-__all__ = ["GROUP", "register", "papers", "paper"]
+__all__ = ["GROUP", "register", "papers", "installed", "paper"]

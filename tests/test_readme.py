@@ -63,3 +63,18 @@ def test_every_paper_readme_states_its_precision(readmes):
     for path, _, _ in readmes[1:]:
         deviations = path.read_text().split("## Deviations and choices", 1)[1].split("\n## ", 1)[0]
         assert "mixed_float16" in deviations and "stays float32" in deviations, path
+
+
+def test_a_paper_registered_at_run_time_is_not_taken_for_a_readme():
+    # a test's stub paper (registered, not installed) has no README; the list must not depend on
+    # which test ran before in the same process
+    from tests.stub_run import SPEC
+    from liverseg.registry import _registered, register
+
+    register(SPEC)
+    try:
+        paths = [path for path, _, _ in gen.readmes()]
+        assert all(path.is_file() for path in paths), paths
+        assert SPEC.name not in {path.parent.name for path in paths}
+    finally:
+        _registered.pop(SPEC.name, None)
