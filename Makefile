@@ -19,7 +19,6 @@ PROFILE ?= cpu
 SEED ?= 0
 PROTOCOL ?= liverseg
 GPU ?= 0
-PAPERS := gong gruber li_dalunet liu_crunet bi_cascaded_resnet
 REQS := $(if $(filter 1,$(GPU)),requirements-gpu.txt,requirements.txt)
 
 export TF_CPP_MIN_LOG_LEVEL ?= 2
@@ -33,7 +32,7 @@ COMPARE_DIR ?= compare
 help:
 	@sed -n 's/^#   //p' $(firstword $(MAKEFILE_LIST))
 
-.PHONY: help readme venv dev test test-process test-fast bench compare clean $(addprefix reproduce-,$(PAPERS)) $(addprefix update-expected-,$(PAPERS))
+.PHONY: help readme venv dev test test-process test-fast bench compare clean
 
 $(VENV)/.runtime-$(GPU): requirements-base.txt $(REQS) setup.cfg
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -64,12 +63,13 @@ test-fast: $(VENV)/.dev-$(GPU)
 DATA_ARGS = $(if $(LITS_DIR),--data-dir $(LITS_DIR) --dataset lits)$(if $(IRCADB_DIR),--data-dir $(IRCADB_DIR) --dataset ircadb)$(if $(DATA_DIR),--data-dir $(DATA_DIR))$(if $(DATASET), --dataset $(DATASET))
 RUN_ARGS = $(if $(RUN_DIR),--run-dir $(RUN_DIR))$(if $(SPLIT), --split $(SPLIT))
 
-$(addprefix reproduce-,$(PAPERS)): reproduce-%: $(VENV)/.runtime-$(GPU)
-	@test -f experiments/$*/spec.py || { echo "reproduce-$*: this paper is not available yet (see README)"; exit 2; }
-	$(PY) -m experiments.$*.reproduce --profile $(PROFILE) --seed $(SEED) $(DATA_ARGS) $(RUN_ARGS)
+# every method is a folder experiments/<name>/ with a spec.py (the list lives there, nowhere else)
+reproduce-%: $(VENV)/.runtime-$(GPU)
+	@test -f experiments/$*/spec.py || { echo "reproduce-$*: no method $* (methods: $(notdir $(patsubst %/spec.py,%,$(wildcard experiments/*/spec.py))))"; exit 2; }
+	$(PY) -m liverseg.cli.main reproduce $* --profile $(PROFILE) --seed $(SEED) $(DATA_ARGS) $(RUN_ARGS)
 
-$(addprefix update-expected-,$(PAPERS)): update-expected-%: $(VENV)/.runtime-$(GPU)
-	@test -f experiments/$*/spec.py || { echo "update-expected-$*: this paper is not available yet"; exit 2; }
+update-expected-%: $(VENV)/.runtime-$(GPU)
+	@test -f experiments/$*/spec.py || { echo "update-expected-$*: no method $*"; exit 2; }
 	$(PY) -m liverseg.runner.record_expected $* --update
 
 readme: $(VENV)/.runtime-$(GPU)

@@ -214,7 +214,7 @@ def jobs(papers: list[str], profile: str, policies: list[str]) -> list[Job]:
     for paper in papers:
         spec = importlib.import_module(f"experiments.{paper}.spec").PAPER
         cfg = spec.get_config(profile)
-        out += [Job(paper, cfg, stage, policy) for stage in spec.stages(cfg) for policy in policies]
+        out += [Job(paper, cfg, stage, policy) for stage in spec.stages(spec.context(cfg)) for policy in policies]
     return out
 
 

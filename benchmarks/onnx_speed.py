@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/onnx_speed.py                      # every paper, batch 8, 10 timed batches
     .venv/bin/python benchmarks/onnx_speed.py --papers gong --batches 20
 
-The networks are those of the stages the paper's default variant loads (`PaperSpec.variant_stages`,
+The networks are those of the stages the paper's default variant loads (`Paper.variant_stages`,
 e.g. Gong's coarse U-Net and fine fusion net), built at the cpu profile with random weights (speed
 does not depend on them), exported through `liverseg.runner.export` as `liverseg export` does.
 Input: (batch, S, S, C) with S the network's input size (free sizes: the profile's slice size). Each
@@ -65,8 +65,9 @@ def child(paper: str, batch: int, batches: int, threads: int) -> dict:
 
     spec = get_paper(paper)
     cfg = spec.get_config("cpu")
-    stages = {s.name: s for s in spec.stages(cfg)}
-    wanted = spec.variant_stages(cfg, spec.default_variant) if spec.variant_stages else tuple(stages)
+    ctx = spec.context(cfg)
+    stages = {s.name: s for s in spec.stages(ctx)}
+    wanted = spec.variant_stages(ctx, spec.default_variant)
     size = getattr(getattr(cfg, "preprocess", None), "size", None)
     out = {}
     with tempfile.TemporaryDirectory() as tmp:

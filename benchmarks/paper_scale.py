@@ -12,7 +12,7 @@ Every phase runs in its own child process (this script with `--child`), so each 
 (`resource.getrusage(RUSAGE_SELF).ru_maxrss` of that child) belongs to that phase alone.
 
 train (one child per backend of `--backends`): every stage the default variant's predictor loads
-(`spec.variant_stages`; `--stages all`: every stage of the profile) is built at the profile's size
+(`Paper.variant_stages`; `--stages all`: every stage of the profile) is built at the profile's size
 under the stage's precision on this machine ("auto" is float32 on a CPU), compiled with the stage's
 own loss, metrics and optimiser (`Model.compile`, Keras' default jit), and trained with
 `train_on_batch` on one random batch of the paper batch (`benchmarks/jax_train_step.random_batch`,
@@ -114,9 +114,10 @@ def _spec(paper: str):
 
 
 def _stage_names(spec, cfg, which: str) -> list[str]:
-    if which == "all" or spec.variant_stages is None:
-        return [s.name for s in spec.stages(cfg)]
-    return list(spec.variant_stages(cfg, spec.default_variant))
+    ctx = spec.context(cfg)
+    if which == "all":
+        return [s.name for s in spec.stages(ctx)]
+    return list(spec.variant_stages(ctx, spec.default_variant))
 
 
 def child_train(args) -> dict:
@@ -132,7 +133,7 @@ def child_train(args) -> dict:
     cfg = spec.get_config(args.profile)
     names = _stage_names(spec, cfg, args.stages)
     rows = []
-    for stage in [s for s in spec.stages(cfg) if s.name in names]:
+    for stage in [s for s in spec.stages(spec.context(cfg)) if s.name in names]:
         keras.backend.clear_session()
         keras.utils.set_random_seed(0)
         policy = resolve_precision(stage.train.precision)
@@ -188,7 +189,7 @@ def child_predict(args) -> dict:
     cfg = spec.get_config(args.profile)
     variant = spec.default_variant
     names = _stage_names(spec, cfg, "default")
-    stages = {s.name: s for s in spec.stages(cfg)}
+    stages = {s.name: s for s in spec.stages(spec.context(cfg))}
     volume = phantom_volume(args.slices)
     volume_rss = peak_rss_bytes()
     with tempfile.TemporaryDirectory(prefix="paper_scale_run_") as run_dir:
@@ -201,7 +202,7 @@ def child_predict(args) -> dict:
             model.save(Path(run_dir) / name / "best.keras")
             del model
         keras.backend.clear_session()
-        predictor = spec.predictor(Path(run_dir), cfg, variant)
+        predictor = spec.predictor(spec.context(cfg, run_dir), variant)
         load_s = time.perf_counter() - start
     n = args.predict_slices or args.slices
     start = time.perf_counter()

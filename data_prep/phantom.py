@@ -319,7 +319,7 @@ def run_args(args: argparse.Namespace) -> int:
 
 
 def main(argv=None) -> int:
-    from liverseg.cli.entry import run_command
+    from liverseg.commands import run_command
 
     return run_command("python -m data_prep.phantom", add_arguments, run_args, argv, __doc__.split("\n\n")[0])
 

@@ -79,10 +79,10 @@ class TrainConfig:
 
     epochs: int = 1
     learning_rate: float = 1e-4
-    optimizer: str = "adam"  # "adam" | "sgd" | "adagrad"
+    optimizer: str = "adam"  # "adam" | "sgd" | "sgd_nesterov" | "adagrad"
     momentum: float = 0.0
     weight_decay: float = 0.0  # L2 decay in SGD's gradient (liverseg.train.optimizers.SGDWithL2)
-    schedule: str = "constant"  # "constant" | "step" | "linear" | "plateau"
+    schedule: str = "constant"  # "constant" | "step" | "linear" | "poly" | "constant_then_linear" | "plateau"
     step_epochs: int = 0  # "step": decay every N epochs
     step_factor: float = 0.1  # "step" / "plateau" factor
     final_learning_rate: float = 0.0  # "linear": value reached at the last epoch
@@ -177,6 +177,20 @@ class PhantomConfig:
 PROFILES = ("paper", "cpu", "smoke")
 
 
+@dataclass(frozen=True)
+class RunConfig:
+    """The envelope of every paper's config: which profile and seed, which data. A paper's config
+    class derives from it and adds its own settings (all with defaults)."""
+
+    profile: str = "paper"  # one of PROFILES
+    seed: int = 0
+    phantom: PhantomConfig = field(default_factory=PhantomConfig)
+    dataset: str = "phantom"  # "phantom" | "lits" | "msd" | "ircadb" (set from --data-dir / --dataset)
+    data_dir: str = ""  # source folder of a real dataset ("" = the phantom)
+    # wall clock of the profile on 2 CPU cores without AVX-512 (0 = not meant for a CPU)
+    expected_minutes: float = 0.0
+
+
 def profile_getter(paper, cpu, smoke):
     """`get_config(profile)` of a paper package from its three builders: `paper()` (the paper's
     settings), `cpu(paper_cfg)` (2 CPU cores) and `smoke(paper_cfg)` (seconds, for the tests)."""
@@ -192,6 +206,6 @@ def profile_getter(paper, cpu, smoke):
 
 
 __all__ = [
-    "PROFILES", "profile_getter", "PreprocessConfig", "AugmentConfig", "DataConfig", "TrainConfig", "PhantomConfig",
+    "PROFILES", "RunConfig", "profile_getter", "PreprocessConfig", "AugmentConfig", "DataConfig", "TrainConfig", "PhantomConfig",
     "to_dict", "from_dict", "override", "config_hash", "field",
 ]

@@ -1,18 +1,22 @@
-"""Which papers exist: the paper packages register themselves, the library never imports them by name.
+"""Which papers exist: found by convention, the library never imports them by name.
 
-Each paper package declares an entry point in the `liverseg.papers` group of `setup.cfg`, naming
-its `PaperSpec`::
+A method of this project is a package `experiments/<name>/` whose `spec.py` defines `PAPER`, an
+instance of `liverseg.runner.paper.Paper`: adding the folder is all it takes. A method in another
+installed package declares an entry point in the `liverseg.papers` group instead::
 
     [options.entry_points]
     liverseg.papers =
-        gong = experiments.gong.spec:PAPER
+        my_unet = my_package.spec:PAPER
 
 `paper(name)` loads it on first use; `papers()` lists the names. A spec can also be added at run
-time with `register(spec)` (tests, a user's own paper package that is not installed).
+time with `register(spec)` (tests).
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from importlib.metadata import entry_points
+from pathlib import Path
 
 from liverseg.errors import OptionError
 
@@ -25,8 +29,27 @@ def register(spec) -> None:
     _registered[spec.name] = spec
 
 
+class _Conventional:
+    """`experiments.<name>.spec:PAPER`, loaded like an entry point."""
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def load(self):
+        return importlib.import_module(f"experiments.{self.name}.spec").PAPER
+
+
+def _conventional() -> dict:
+    """The packages `experiments/<name>/` that hold a `spec.py`."""
+    found = importlib.util.find_spec("experiments")
+    if found is None or not found.submodule_search_locations:
+        return {}
+    return {p.parent.name: _Conventional(p.parent.name) for root in found.submodule_search_locations
+            for p in sorted(Path(root).glob("*/spec.py")) if not p.parent.name.startswith(("_", "."))}
+
+
 def _entry_points() -> dict:
-    return {ep.name: ep for ep in entry_points(group=GROUP)}
+    return {**_conventional(), **{ep.name: ep for ep in entry_points(group=GROUP)}}
 
 
 def papers() -> list[str]:
@@ -35,8 +58,8 @@ def papers() -> list[str]:
 
 
 def installed() -> list[str]:
-    """Names of the papers installed through entry points (the project's own and a user's installed
-    package), sorted; a spec added with `register` alone is not among them."""
+    """Names of the papers found on disk (the project's `experiments/<name>/spec.py`, an installed
+    package's entry point), sorted; a spec added with `register` alone is not among them."""
     return sorted(_entry_points())
 
 

@@ -8,18 +8,17 @@ from pathlib import Path
 
 import numpy as np
 
+from liverseg.config import RunConfig
 from liverseg.registry import register
-from liverseg.runner.spec import PaperSpec, Prediction, Stage
+from liverseg.runner.paper import Paper
+from liverseg.runner.spec import Prediction, Stage
 
 NAME = "stub_threshold"
 
 
 @dataclass(frozen=True)
-class StubConfig:
-    profile: str = "paper"
+class StubConfig(RunConfig):
     dataset: str = "lits"
-    seed: int = 0
-    data_dir: str = ""
 
 
 class StubPredictor:
@@ -32,19 +31,28 @@ class StubPredictor:
         return Prediction(labels, {}, probabilities=probs, channels=("liver", "tumour"))
 
 
-SPEC = PaperSpec(
-    name=NAME, title="threshold stub", config_class=StubConfig, get_config=lambda profile: StubConfig(profile),
-    profiles=("paper", "cpu", "smoke"), datasets=("lits", "phantom"),
-    stages=lambda cfg: [Stage("net", lambda: None, (), None, lambda: None, lambda: [])],
-    split=lambda *a, **k: None, predictor=lambda run_dir, cfg, variant: StubPredictor(), variants=("main", "other"),
-    paper_rows=(), our_rows=lambda *a: [], expected_path=Path("/nonexistent"))
+class Stub(Paper):
+    name, title, config_class = NAME, "threshold stub", StubConfig
+    datasets, variants = ("lits", "phantom"), ("main", "other")
+
+    def get_config(self, profile):
+        return StubConfig(profile)
+
+    def stages(self, ctx):
+        return [Stage("net", lambda: None, (), None, lambda: None, lambda: [])]
+
+    def predictor(self, ctx, variant):
+        return StubPredictor()
+
+
+SPEC = Stub()
 
 
 def make_run(folder: Path, *, profile: str = "paper", dataset: str = "lits", finished: bool = True) -> Path:
     """A run directory of the stub paper (`finished`: its one stage has done.json)."""
     register(SPEC)
     folder.mkdir(parents=True, exist_ok=True)
-    cfg = {"profile": profile, "dataset": dataset, "seed": 0, "data_dir": ""}
+    cfg = {"profile": profile, "dataset": dataset, "seed": 0, "data_dir": ""}  # the rest: StubConfig's defaults
     (folder / "config.json").write_text(json.dumps({"paper": NAME, "profile": profile, "config": cfg}))
     (folder / "net").mkdir(exist_ok=True)
     if finished:

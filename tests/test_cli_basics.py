@@ -83,7 +83,7 @@ def test_output_folder_that_is_a_file_or_unwritable(tmp_path):
 def test_prep_refuses_an_output_that_is_a_file(tmp_path, capsys):
     """Through the command's own parser and the CLI's error handling (without TensorFlow's start-up)."""
     from liverseg.cli import prep
-    from liverseg.cli.entry import OneLineParser, invoke
+    from liverseg.commands import OneLineParser, invoke
 
     taken = tmp_path / "cache.txt"
     taken.write_text("x")

@@ -36,7 +36,7 @@ def _run(code: str, timeout: int) -> subprocess.CompletedProcess:
 
 def _stage_names(paper: str) -> list[str]:
     spec = importlib.import_module(f"experiments.{paper}.spec").PAPER
-    return [stage.name for stage in spec.stages(spec.get_config("smoke"))]
+    return [stage.name for stage in spec.stages(spec.context(spec.get_config("smoke")))]
 
 
 @pytest.mark.slow

@@ -121,5 +121,14 @@ def test_backend_independent_packages_import_no_tensorflow(package):
 
 def test_the_checker_sees_a_planted_violation():
     """The graph is real: known edges are found (a checker that finds nothing would pass every rule)."""
-    assert "liverseg.infer.cascade" in GRAPH["experiments.gong.cascade"]
+    assert "liverseg.infer.cascade" in GRAPH["experiments.gong.predict"]
     assert _edges("liverseg.data.datasets", "tensorflow") or _edges("liverseg.data.pipeline", "tensorflow")
+
+
+def test_nothing_below_the_command_line_imports_it():
+    # the library and the data readers never reach up into `liverseg.cli` (only `python -m liverseg`
+    # and the paper packages' entry modules may)
+    allowed = {"liverseg.__main__"}
+    offenders = [(m, i) for m in MODULES if m.startswith(("liverseg", "data_prep")) and not m.startswith("liverseg.cli")
+                 and m not in allowed for i in _imports(m) if i.startswith("liverseg.cli")]
+    assert offenders == []

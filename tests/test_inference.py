@@ -10,7 +10,7 @@ from scipy import ndimage
 
 from liverseg.errors import OptionError
 from liverseg.infer.predict import (
-    labels_from_probs, multiscale_predict, predict_slices, predict_volume, predict_volume_with, resize_probs,
+    labels_from_probs, multiscale_predict, predict_slices, resize_probs,
     stack_context,
 )
 
@@ -136,57 +136,6 @@ def test_multiscale_with_identity_returns_the_input():
     np.testing.assert_array_equal(multiscale_predict(identity_fn, const, []), const)
 
 
-def _scale(hu):
-    return (np.asarray(hu).transpose(2, 0, 1) / 100.0).astype(np.float32)
-
-
-def _scale_and_double(hu):
-    s = _scale(hu)
-    return np.repeat(np.repeat(s, 2, axis=1), 2, axis=2)  # (Z, 2X, 2Y), nearest upsampling
-
-
-def test_predict_volume_places_every_voxel_canonically(identity):
-    x, y, z = 6, 5, 7
-    vol = FakeVolume(np.arange(x * y * z, dtype=np.float32).reshape(x, y, z))
-    probs = predict_volume(identity, vol, _scale, batch_size=2)
-    assert probs.shape == (x, y, z, 1) and probs.dtype == np.float32
-    np.testing.assert_allclose(probs[..., 0], vol.array / 100.0, rtol=1e-6)
-
-
-def test_predict_volume_undoes_the_preprocessing_resize(identity):
-    # 2x nearest upsampling followed by bilinear 2x downsampling (sampling at 2j + 0.5) is exact.
-    vol = FakeVolume(np.random.default_rng(5).random((6, 5, 4)).astype(np.float32) * 100)
-    probs = predict_volume(identity, vol, _scale_and_double, batch_size=3, tta_flip="hv")
-    assert probs.shape == (6, 5, 4, 1)
-    np.testing.assert_allclose(probs[..., 0], vol.array / 100.0, rtol=1e-5, atol=1e-6)
-
-
-def test_predict_volume_context_and_chunks():
-    # 3 context channels -> output = previous slice (channel 0) + 10 * next slice (channel 2)
-    model = _conv_model(np.array([1.0, 0.0, 10.0]).reshape(1, 1, 3, 1), None, "neighbours")
-    x, y, z = 4, 3, 5
-    vol = FakeVolume(np.random.default_rng(6).random((x, y, z)).astype(np.float32) * 100)
-    a = vol.array / 100.0
-    prev = a[:, :, [0, 0, 1, 2, 3]]
-    nxt = a[:, :, [1, 2, 3, 4, 4]]
-    probs = predict_volume(model, vol, _scale, context=1, batch_size=2)
-    np.testing.assert_allclose(probs[..., 0], prev + 10 * nxt, rtol=1e-5, atol=1e-5)
-
-    def fn(batch):
-        return predict_slices(model, batch, batch_size=2)
-
-    chunked = predict_volume_with(fn, vol, _scale, context=1, chunk=2)
-    np.testing.assert_allclose(chunked, probs, rtol=1e-6, atol=1e-6)
-    with pytest.raises(OptionError):
-        predict_volume(model, vol, _scale, context=0)  # model wants 3 channels
-
-
-def test_predict_volume_multiscale_on_slicewise_constant_volume(identity):
-    vol = FakeVolume(np.broadcast_to(np.arange(3, dtype=np.float32) * 10, (8, 8, 3)).copy())
-    probs = predict_volume(identity, vol, _scale, scales=(8, 12, 16))
-    np.testing.assert_allclose(probs[..., 0], vol.array / 100.0, atol=1e-6)
-
-
 def test_labels_from_probs_rules():
     # voxels:        0    1    2    3    4
     liver = np.array([0.9, 0.9, 0.1, 0.1, 0.5])
@@ -262,14 +211,6 @@ def test_every_call_sees_one_batch_shape_and_padding_changes_nothing(n, batch_si
     np.testing.assert_allclose(out, _unpadded(model, x, batch_size, flips), rtol=1e-6, atol=1e-7)
 
 
-def test_predict_volume_calls_the_model_with_one_shape():
-    rec = RecordingModel(_conv_model(np.ones((1, 1, 1, 1)), None, "id_rec"))
-    vol = FakeVolume(np.random.default_rng(7).random((4, 4, 11)).astype(np.float32))
-    probs = predict_volume(rec, vol, _scale, batch_size=4, scales=())
-    assert set(rec.shapes) == {(4, 4, 4, 1)} and len(rec.shapes) == 3
-    np.testing.assert_allclose(probs[..., 0], vol.array / 100.0, rtol=1e-6)
-
-
 def test_predict_slices_refuses_a_slice_size_the_model_was_not_built_for():
     model = _bn_model(8)
     with pytest.raises(OptionError, match="expects 8 x 8 input slices, got 16 x 16"):
@@ -277,3 +218,39 @@ def test_predict_slices_refuses_a_slice_size_the_model_was_not_built_for():
     for bad in (0, 2.5, True):
         with pytest.raises(OptionError, match="batch_size"):
             predict_slices(model, np.zeros((2, 8, 8, 2), np.float32), batch_size=bad)
+
+
+class _Cfg:
+    """What the shared slice predictor reads of a paper's config."""
+
+    def __init__(self, context: int, size: int):
+        from liverseg.config import DataConfig, PreprocessConfig
+
+        self.preprocess = PreprocessConfig(window=(0.0, 100.0), size=size)
+        self.data = DataConfig(context=context)
+        self.outputs, self.threshold = ("liver",), 0.5
+
+
+def test_slice_predictor_places_every_voxel_canonically_in_chunks(identity):
+    from liverseg.runner.slice_predictor import SlicePredictor
+
+    x, y, z = 6, 6, 7
+    vol = FakeVolume(np.arange(x * y * z, dtype=np.float32).reshape(x, y, z) * (100.0 / (x * y * z)))
+    probs = SlicePredictor(_Cfg(0, 6), identity, "v", batch_size=2, chunk=3).volume_probabilities(vol.array)
+    assert probs.shape == (z, x, y, 1) and probs.dtype == np.float32
+    np.testing.assert_allclose(probs[..., 0].transpose(1, 2, 0), vol.array / 100.0, rtol=1e-5, atol=1e-6)
+
+
+def test_slice_predictor_feeds_the_training_context_across_chunk_borders():
+    from liverseg.runner.slice_predictor import SlicePredictor
+
+    # 3 context channels -> output = previous slice (channel 0) + 10 * next slice (channel 2)
+    model = _conv_model(np.array([1.0, 0.0, 10.0]).reshape(1, 1, 3, 1), None, "neighbours")
+    vol = FakeVolume(np.random.default_rng(6).random((4, 4, 5)).astype(np.float32) * 100)
+    a = vol.array / 100.0
+    expected = a[:, :, [0, 0, 1, 2, 3]] + 10 * a[:, :, [1, 2, 3, 4, 4]]  # end slices repeated
+    for chunk in (1, 2, 64):
+        probs = SlicePredictor(_Cfg(1, 4), model, "v", chunk=chunk).volume_probabilities(vol.array)
+        np.testing.assert_allclose(probs[..., 0].transpose(1, 2, 0), expected, rtol=1e-5, atol=1e-5)
+    with pytest.raises(OptionError):  # a model trained with context, asked without
+        SlicePredictor(_Cfg(0, 4), model, "v").volume_probabilities(vol.array)

@@ -74,6 +74,6 @@ def test_one_paper_train_step_at_paper_size(tmp_path):
 
 
 def cfg_batch(spec, cfg, name: str) -> int:
-    return next(s for s in spec.stages(cfg) if s.name == name).sources[0].batch_size
+    return next(s for s in spec.stages(spec.context(cfg)) if s.name == name).sources[0].batch_size
 
 

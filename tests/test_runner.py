@@ -4,12 +4,12 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from liverseg.config import PhantomConfig, PreprocessConfig
+from liverseg.config import PreprocessConfig, RunConfig
 from liverseg.errors import OptionError
 from liverseg.registry import paper, papers
 from liverseg.runner.data import case_number
@@ -19,19 +19,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)
-class TinyConfig:
-    profile: str
-    seed: int = 0
+class TinyConfig(RunConfig):
     preprocess: PreprocessConfig = PreprocessConfig()
-    phantom: PhantomConfig = PhantomConfig()
-    dataset: str = "phantom"
-    data_dir: str = ""
 
 
 def _spec(datasets=("phantom", "lits")):
-    gong = paper("gong")
-    return replace(gong, name="tiny", datasets=datasets, config_class=TinyConfig,
-                   get_config=lambda profile: TinyConfig(profile=profile))
+    """Gong's hooks with a tiny config, named "tiny", accepting `datasets`."""
+    gong = type(paper("gong"))
+    tiny = type("Tiny", (gong,), {"name": "tiny", "datasets": datasets, "config_class": TinyConfig,
+                                  "get_config": lambda self, profile: TinyConfig(profile=profile)})
+    return tiny()
 
 
 def _args(spec, argv):

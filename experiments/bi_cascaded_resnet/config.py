@@ -5,15 +5,15 @@ Every value comes from the paper (`../shared/papers/bi_cascaded_resnet.md`) with
 paper is silent the choice is marked CHOICE and listed in this package's README. NOTES.md (Bi section)
 settles Table 1 (ResNet-38 "Model A1" of Wu et al., public code `itijyou/ademxapp`) and its recipe.
 
-    python -m experiments.bi_cascaded_resnet.reproduce --profile cpu                          # phantom
-    python -m experiments.bi_cascaded_resnet.reproduce --profile paper --data-dir LITS_DIR    # GPU, LiTS
+    python -m liverseg reproduce bi_cascaded_resnet --profile cpu                          # phantom
+    python -m liverseg reproduce bi_cascaded_resnet --profile paper --data-dir LITS_DIR    # GPU, LiTS
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
-from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: for spec.py)
+from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, RunConfig, PreprocessConfig, TrainConfig
+from liverseg.config import profile_getter
 
 # Table 2's rows, in the paper's order; the runner's default variant is the first of VARIANTS
 TABLE_ORDER = ("vgg_fcn", "resnet", "cascade", "cascade_crf", "cascade_ms")
@@ -78,9 +78,7 @@ class BiNetConfig:
 
 
 @dataclass(frozen=True)
-class BiConfig:
-    profile: str
-    seed: int = 0
+class BiConfig(RunConfig):
     # 2.2: HU clipped to [-160, 240], then scaled to [0, 1]; 512 x 512 slices (LiTS)
     preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(
         window=(-160.0, 240.0), size=512))
@@ -100,11 +98,7 @@ class BiConfig:
     # CHOICE: 10 % of the 118 hold out for the checkpoint monitor (the paper keeps the last epoch)
     test_patients: float = 13 / 131
     val_patients: float = 0.1
-    weights: str = ""  # --weights FILE: initial weights of the ResNet (ImageNet ones cannot be fetched)
-    phantom: PhantomConfig = field(default_factory=PhantomConfig)
-    dataset: str = "phantom"
-    data_dir: str = ""
-    expected_minutes: float = 0.0
+    weights: str = ""  # --set weights=FILE: initial weights of the ResNet (ImageNet ones cannot be fetched)
 
 
 def _paper() -> BiConfig:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.bi_cascaded_resnet.config import VARIANT_TITLES, VARIANTS, BiConfig
+from experiments.bi_cascaded_resnet.config import VARIANT_TITLES, VARIANTS
 
 FIGURE = "fig3_side_by_side.png"
 PANEL_ORDER = ("vgg_fcn", "resnet", "cascade", "cascade_ms")
 
 
-def extra_evaluation(cache, cfg: BiConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
+def extra_evaluation(ctx) -> tuple[dict, list[Path]]:
     """Fig. 3 on the median test patient of the default variant, at its slice with the most lesion."""
+    cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     from liverseg.runner.figures import variants_side_by_side
     from liverseg.runner.slice_scores import variant_scores
 

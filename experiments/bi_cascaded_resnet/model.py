@@ -6,13 +6,13 @@ one model predicts at every scale of the multi-scale test.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import keras
 from keras import layers
 
 from liverseg.nn.frozen import Frozen
+from liverseg.nn.models import prior_bias
 from liverseg.nn.upsample import BilinearUpsampling
 
 from experiments.bi_cascaded_resnet.config import BiConfig, ResLevel
@@ -65,10 +65,6 @@ def _level(x, cfg: BiConfig, level: ResLevel):
     return x
 
 
-def _prior_bias(p: float):
-    return "zeros" if not p else keras.initializers.Constant(math.log(p / (1.0 - p)))
-
-
 def build_resnet(cfg: BiConfig, in_channels: int = 1, name: str = "resnet38", size: int | None = None):
     """Table 1: 3x3/64 stem; B2 .. B4 (stride 2 each: output stride 8); B5 .. B7 dilated; BN-ReLU; the
     3x3/512 dilate-12 classifier (+ReLU) and the 3x3/2 dilate-12 score map; x8 bilinear up-sampling to
@@ -83,7 +79,7 @@ def build_resnet(cfg: BiConfig, in_channels: int = 1, name: str = "resnet38", si
     x = _conv(_w(cfg, net.classifier_filters), 3, f"{name}_cls1", dilation=net.classifier_dilation,
               use_bias=True, activation="relu")(x)
     x = _conv(len(net.outputs), 3, f"{name}_score", dilation=net.classifier_dilation, use_bias=True,
-              bias_initializer=_prior_bias(net.output_prior))(x)
+              bias_initializer=prior_bias(net.output_prior))(x)
     x = BilinearUpsampling(net.upsample, name=f"{name}_up")(x)
     outputs = layers.Activation("sigmoid", dtype="float32", name=f"{name}_prob")(x)
     return keras.Model(inputs, outputs, name=name)
@@ -118,7 +114,7 @@ def build_vgg_fcn(cfg: BiConfig, name: str = "vgg_fcn", size: int | None = None)
         x = layers.Conv2DTranspose(n, 4, strides=2, padding="same", name=f"up_to_{stride}")(x)
         x = layers.Add(name=f"fuse_{stride}")([x, _conv(n, 1, f"score_pool{stride}", use_bias=True)(skip)])
     x = layers.Conv2DTranspose(n, 16, strides=8, padding="same", name="up_to_1",
-                               bias_initializer=_prior_bias(net.output_prior))(x)
+                               bias_initializer=prior_bias(net.output_prior))(x)
     outputs = layers.Activation("sigmoid", dtype="float32", name=f"{name}_prob")(x)
     return keras.Model(inputs, outputs, name=name)
 

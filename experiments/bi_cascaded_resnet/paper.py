@@ -30,7 +30,8 @@ def jaccard_of_dice(dice: float) -> float:
     return dice / (2.0 - dice) if dice is not None and not math.isnan(dice) else math.nan
 
 
-def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+def our_rows(ctx, summary: dict) -> list[dict]:
+    cfg, split = ctx.cfg, ctx.split
     label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
     rows = []
     for variant in TABLE_ORDER:
@@ -53,14 +54,15 @@ def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
     return rows
 
 
-def notes(cfg, split: dict) -> list[str]:
+def notes(ctx) -> list[str]:
+    cfg, split = ctx.cfg, ctx.split
     sizes = ", ".join(str(s) for s in cfg.test_sizes)
     return [
         "liver_dice / tumour_dice / *_jaccard = mean over the test volumes (Dice per case, the LiTS challenge's "
         "figure; the paper does not say which of per case and global its Table 2 is); *_global pools the voxels "
         "of all test volumes. The LiTS surface measures (ASSD, MSD in mm) and VOE / RVD are per case, averaged.",
         "No ImageNet weights: every network starts from He initialisation (the paper fine-tunes ImageNet "
-        "ResNet-38 and VGG16 models); `--weights FILE` loads a user's ResNet-38 weights. Expect lower scores, "
+        "ResNet-38 and VGG16 models); `--set weights=FILE` loads a user's ResNet-38 weights. Expect lower scores, "
         "above all for the lesions and the VGG-FCN.",
         "ResNet and both cascade rows give the liver (Y^v) and the lesion (Y^t) maps from one network: Table 1's "
         "two output channels as two sigmoids. The cascade's second ResNet reads the slice and both maps of the "

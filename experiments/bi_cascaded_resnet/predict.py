@@ -8,16 +8,11 @@ thresholded; then holes are filled per axial slice, "no other post-processing".
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
-from liverseg.errors import OptionError
 from liverseg.infer.postprocess import fill_holes_per_slice
 from liverseg.infer.predict import labels_from_probs, multiscale_predict, predict_slices
-from liverseg.runner.slice_predictor import SlicePredictor
-
-from experiments.bi_cascaded_resnet.config import VARIANTS, BiConfig
+from liverseg.runner.slice_predictor import SlicePredictor, network_input
 
 STAGE_OF = {"vgg_fcn": "vgg_fcn", "resnet": "resnet", "cascade": "cascade", "cascade_ms": "cascade"}
 GRID = {"vgg_fcn": 32, "resnet": 8, "cascade": 8, "cascade_ms": 8}  # output strides of the networks
@@ -43,13 +38,6 @@ def fill_holes(labels: np.ndarray, axis: int = 0) -> np.ndarray:
 class BiPredictor(SlicePredictor):
     """One trained variant: slices -> liver and lesion probabilities -> LiTS labels."""
 
-    @classmethod
-    def from_run(cls, run_dir, cfg: BiConfig, variant: str) -> "BiPredictor":
-        import liverseg.nn.upsample  # noqa: F401  (registers the layer the ResNets use)
-        from liverseg.io.checkpoints import load_model
-
-        return cls(cfg, load_model(Path(run_dir) / STAGE_OF[variant] / "best.keras"), variant)
-
     def _predict(self, x: np.ndarray) -> np.ndarray:
         h, w = x.shape[1:3]
         probs = predict_slices(self.model, pad_to_grid(x, GRID[self.variant]), batch_size=self.batch_size)
@@ -57,7 +45,7 @@ class BiPredictor(SlicePredictor):
 
     def probabilities(self, slices: np.ndarray) -> np.ndarray:
         """(Z, S, S) preprocessed slices -> (Z, S, S, 2) liver and lesion probabilities."""
-        x = np.asarray(slices, np.float32)[..., None]
+        x = network_input(slices)
         if self.variant == "cascade_ms":
             return multiscale_predict(self._predict, x, self.cfg.test_sizes)
         return self._predict(x)
@@ -65,10 +53,3 @@ class BiPredictor(SlicePredictor):
     def labels(self, probs: np.ndarray) -> np.ndarray:
         """Liver >= threshold, lesion >= threshold inside the liver, holes filled per axial slice."""
         return fill_holes(labels_from_probs(probs, self.cfg.net.outputs, self.cfg.threshold, tumour_in_liver=True))
-
-
-
-def predictor(run_dir, cfg: BiConfig, variant: str) -> BiPredictor:
-    if variant not in VARIANTS:
-        raise OptionError(f"bi_cascaded_resnet has no variant {variant!r}; choose one of {', '.join(VARIANTS)}")
-    return BiPredictor.from_run(run_dir, cfg, variant)

@@ -15,15 +15,15 @@ from experiments.bi_cascaded_resnet.model import LEVEL1, LEVEL2, build_cascade, 
 
 
 def with_weights(model, path: str, part: str = ""):
-    """`--weights FILE` (a Keras `.weights.h5` of a ResNet-38 built by `build_resnet`, e.g. converted
+    """`--set weights=FILE` (a Keras `.weights.h5` of a ResNet-38 built by `build_resnet`, e.g. converted
     ImageNet weights): loaded by layer name into the ResNet (or the sub-model `part`); layers whose
     shapes differ (a stem for three channels, another number of classes) keep He initialisation."""
     if not path:
         return model
     if not Path(path).is_file():
-        raise InputError(path, "--weights: no such file")
+        raise InputError(path, "--set weights: no such file")
     if not path.endswith(".weights.h5"):
-        raise InputError(path, "--weights: expected a Keras .weights.h5 file of a ResNet-38 (build_resnet)")
+        raise InputError(path, "--set weights: expected a Keras .weights.h5 file of a ResNet-38 (build_resnet)")
     (model.get_layer(part) if part else model).load_weights(path, skip_mismatch=True)
     return model
 

@@ -3,15 +3,15 @@
 Every value comes from the paper (`../shared/papers/gong_multiscale_fusion.md`) with its section;
 where the paper is silent the choice is marked CHOICE and listed in this package's README.
 
-    python -m experiments.gong.reproduce --profile cpu                          # phantom, 2 CPU cores
-    python -m experiments.gong.reproduce --profile paper --data-dir LITS_DIR    # GPU, LiTS
+    python -m liverseg reproduce gong --profile cpu                          # phantom, 2 CPU cores
+    python -m liverseg reproduce gong --profile paper --data-dir LITS_DIR    # GPU, LiTS
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
-from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: for spec.py)
+from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, RunConfig, PreprocessConfig, TrainConfig
+from liverseg.config import profile_getter
 
 
 @dataclass(frozen=True)
@@ -44,9 +44,7 @@ class FusionNetConfig:
 
 
 @dataclass(frozen=True)
-class GongConfig:
-    profile: str
-    seed: int = 0
+class GongConfig(RunConfig):
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
     coarse_model: UNetConfig = field(default_factory=UNetConfig)
     fine_model: FusionNetConfig = field(default_factory=FusionNetConfig)
@@ -69,10 +67,6 @@ class GongConfig:
     # 3: "40 training / 20 test patients", only patients with tumours, large:small 1:1
     train_patients: int = 40
     test_patients: int = 20
-    phantom: PhantomConfig = field(default_factory=PhantomConfig)
-    dataset: str = "phantom"  # "phantom" | "lits" | "msd" | "ircadb" (set by reproduce from --data-dir / --dataset)
-    data_dir: str = ""  # source folder of a real dataset ("" = the phantom)
-    expected_minutes: float = 0.0  # wall clock of the profile on 2 CPU cores without AVX-512 (0 = not for CPU)
 
 
 # The loss and the monitored metrics. CHOICE: 2.2 gives no loss; Dice + binary cross-entropy (the

@@ -3,7 +3,7 @@
 TITLE = "Gong et al., A U-Net based multi-scale feature extraction for liver tumour segmentation in CT images"
 
 # Table 1: "Dice score for five different tumour segmentation method" (LiTS, tumour Dice per case).
-PAPER_RESULTS = [
+TABLE_1 = [
     {"method": "Dey, Hong [12]: Hybrid Cascaded Neural Network", "tumour_dice_per_case": 0.681},
     {"method": "He et al. [13]: Multi-scale Attention U-Net", "tumour_dice_per_case": 0.596},
     {"method": "Bellver et al. [14]: FCN with bounding box sampling", "tumour_dice_per_case": 0.590},
@@ -16,6 +16,7 @@ PAPER_RESULTS = [
 ABLATION = {"name": "fine stage on the tumour-centred crop vs on the whole slice", "relative_gain": 0.12}
 PAPER_ABLATION_ROW = {"method": "Gong et al. section 3: fine stage on the crop vs on the whole scan",
                       "relative_gain": ABLATION["relative_gain"]}
+PAPER_ROWS = [*TABLE_1, PAPER_ABLATION_ROW]
 # The proposed method's own number, for `liverseg compare` (Table 1, LiTS).
 CLAIMED = {"data": "Gong Table 1: 20 LiTS test patients of 60 with tumour (section 3)",
            "tumour_dice_per_case": 0.665}
@@ -28,7 +29,8 @@ def relative_gain(summary: dict) -> float | None:
     return float(crop / whole - 1.0) if whole else None
 
 
-def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+def our_rows(ctx, summary: dict) -> list[dict]:
+    cfg, split = ctx.cfg, ctx.split
     crop, whole = summary["crop"], summary["whole"]
     ours = {"method": f"liverseg, profile {cfg.profile} on {cfg.dataset} ({len(split['test'])} test cases)",
             **{k: crop[k] for k in SCORES}}
@@ -37,6 +39,6 @@ def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
     return [ours, ablation]
 
 
-def notes(cfg, split: dict) -> list[str]:
+def notes(ctx) -> list[str]:
     return ["relative_gain = tumour Dice per case of the cascade with the fine stage on the tumour-centred crop, "
             "divided by that of the same fine network trained and applied on whole slices, minus 1."]

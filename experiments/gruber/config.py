@@ -3,15 +3,15 @@
 Every value comes from the paper (`../shared/papers/gruber_joint_sequential.md`) with its section;
 where the paper is silent the choice is marked CHOICE and listed in this package's README.
 
-    python -m experiments.gruber.reproduce --profile cpu                          # phantom, 2 CPU cores
-    python -m experiments.gruber.reproduce --profile paper --data-dir LITS_DIR    # GPU, LiTS
+    python -m liverseg reproduce gruber --profile cpu                          # phantom, 2 CPU cores
+    python -m liverseg reproduce gruber --profile paper --data-dir LITS_DIR    # GPU, LiTS
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from liverseg.config import DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
-from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: for spec.py)
+from liverseg.config import DataConfig, PhantomConfig, RunConfig, PreprocessConfig, TrainConfig
+from liverseg.config import profile_getter
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,7 @@ class GruberUNetConfig:
 
 
 @dataclass(frozen=True)
-class GruberConfig:
-    profile: str
-    seed: int = 0
+class GruberConfig(RunConfig):
     # 3.1: "standardized to have intensity values between [0, 1]". CHOICE: HU clipped to
     # [-200, 300] first (fat, liver, contrast vessels and lesions inside; bone and air saturate)
     preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(window=(-200.0, 300.0), size=512))
@@ -83,10 +81,6 @@ class GruberConfig:
     # CHOICE: the tumour threshold of each B is the Youden's J optimum of its restricted ROC
     # (0.01 < p < 0.99, 3.2.1) on the validation slices; 3.2.1 "ROC analysis to find the threshold"
     tumour_threshold: str = "youden"
-    phantom: PhantomConfig = field(default_factory=PhantomConfig)
-    dataset: str = "phantom"
-    data_dir: str = ""
-    expected_minutes: float = 0.0
 
 
 # Metrics logged per stage (for the curves; the checkpoint is picked on the validation loss)

@@ -8,6 +8,7 @@ import numpy as np
 
 from liverseg.nn import blocks
 from liverseg.nn.frozen import Frozen
+from liverseg.nn.models import set_bn_momentum
 from liverseg.nn.masking import IntensityWindow, ProbabilityMask, window_in_unit_range
 
 from experiments.gruber.config import GruberConfig, GruberUNetConfig
@@ -44,11 +45,7 @@ def build_unet(cfg: GruberUNetConfig, size: int, n_outputs: int, activation: str
     logits = keras.layers.Conv2D(n_outputs, 1, bias_initializer=_prior_bias(cfg.output_prior, n_outputs, activation),
                                  name=f"{name}_classifier")(x)
     outputs = keras.layers.Activation(activation, dtype="float32", name=f"{name}_{activation}")(logits)
-    model = keras.Model(inputs, outputs, name=name)
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = cfg.bn_momentum
-    return model
+    return set_bn_momentum(keras.Model(inputs, outputs, name=name), cfg.bn_momentum)
 
 
 def build_onestep(cfg: GruberConfig) -> keras.Model:

@@ -45,7 +45,8 @@ def _model_rows(cfg, rows: dict, prefix: str) -> list[dict]:
     return out
 
 
-def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+def our_rows(ctx, summary: dict) -> list[dict]:
+    cfg = ctx.cfg
     extra = summary["extra"]
     prefix = f"liverseg {cfg.profile} ({extra['slices']} test and validation slices):"
     rows = _model_rows(cfg, extra["rows"], prefix)
@@ -56,7 +57,8 @@ def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
     return rows + volumes
 
 
-def notes(cfg, split: dict) -> list[str]:
+def notes(ctx) -> list[str]:
+    cfg = ctx.cfg
     return [
         "Table 1's set (3.2.2) is the LiTS test and validation slices plus slices of the Innsbruck HCC data, "
         "112 images in all (12 from Innsbruck if the LiTS part is 3.1's 50 + 50); the Innsbruck data are "

@@ -98,7 +98,3 @@ class GruberPredictor:
         channels = ("tumour", "liver", "other") if self.onestep else ("liver", "tumour")
         return Prediction(np.ascontiguousarray(labels.transpose(1, 2, 0)), record,
                           probabilities=probs.transpose(1, 2, 0, 3), channels=channels)
-
-
-def predictor(run_dir, cfg: GruberConfig, variant: str) -> GruberPredictor:
-    return GruberPredictor.from_run(run_dir, cfg, variant)

@@ -50,8 +50,9 @@ def table_slices(cache, split: dict, part: str, cfg: GruberConfig) -> tuple[np.n
     return images, labels
 
 
-def calibrate(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> None:
+def calibrate(ctx) -> None:
     """3.2.1: per chained model, the tumour threshold from the validation slices' restricted ROC."""
+    cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     from liverseg.evaluation import youden_threshold
 
     path = run_dir / THRESHOLDS
@@ -101,9 +102,10 @@ def training_fit(cache, cfg: GruberConfig, split: dict, predictor: GruberPredict
     return table["tumour"]["iou"]
 
 
-def extra_evaluation(cache, cfg: GruberConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
+def extra_evaluation(ctx) -> tuple[dict, list[Path]]:
     """Table 1 on the test and validation slices (3.2.2), and the figures; the default models' values
     as `scores`."""
+    cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     from experiments.gruber.figures import slice_figures
 
     out = run_dir / "evaluation" / "slices"

@@ -43,8 +43,15 @@ def joint_loss(cfg: GruberConfig):
 
 
 def _stage(name, build, data, train, targets, loss, init_from=None) -> Stage:
-    """`data`: one DataConfig, or several mixed sample by sample with equal weights."""
+    """`data`: one DataConfig, or several mixed sample by sample with equal weights. Every loss of the
+    paper is a cross-entropy of eq. 2.1-2.3, built here: `train.loss` names it ("bce") and a `--set` of
+    another loss is refused rather than recorded and ignored."""
+    from liverseg.errors import OptionError
     from liverseg.nn.objectives import make_metrics
+
+    if train.loss != "bce":
+        raise OptionError(f"gruber stage {name}: train.loss={train.loss!r}, but Gruber's stages train the "
+                          "cross-entropies of eq. 2.1-2.3 (train.loss must stay 'bce')")
 
     sources = tuple(replace(d, targets=tuple(targets)) for d in (data if isinstance(data, tuple) else (data,)))
     return Stage(name=name, build_model=build, sources=sources, train=train,

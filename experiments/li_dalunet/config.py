@@ -6,15 +6,15 @@ paper is silent the choice is marked CHOICE and listed in this package's README.
 attention, deep-supervision and ConvLSTM variants follows the public references named in
 `../shared/papers/NOTES.md` (Oktay et al.'s attention gate, BCDU-Net's ConvLSTM skip fusion).
 
-    python -m experiments.li_dalunet.reproduce --profile cpu                               # phantom, 2 CPU cores
-    python -m experiments.li_dalunet.reproduce --profile paper --data-dir 3Dircadb1 --dataset ircadb
+    python -m liverseg reproduce li_dalunet --profile cpu                               # phantom, 2 CPU cores
+    python -m liverseg reproduce li_dalunet --profile paper --data-dir 3Dircadb1 --dataset ircadb
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
-from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: for spec.py)
+from liverseg.config import AugmentConfig, DataConfig, PhantomConfig, RunConfig, PreprocessConfig, TrainConfig
+from liverseg.config import profile_getter
 
 # Table I's columns, in the paper's order; the runner's default variant is the first of VARIANTS
 TABLE_ORDER = ("unet", "aunet", "aunet_ds", "dalunet")
@@ -56,9 +56,7 @@ class LiNetConfig:
 
 
 @dataclass(frozen=True)
-class LiConfig:
-    profile: str
-    seed: int = 0
+class LiConfig(RunConfig):
     # III-A / Fig. 2: window width 250, centre 0 (HU -125 .. 125), then histogram equalisation (Fig. 4)
     preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(
         window=(-125.0, 125.0), equalize="global", size=512))
@@ -71,10 +69,6 @@ class LiConfig:
     val_patients: int = 3
     test_patients: int = 3
     threshold: float = 0.5  # CHOICE: both sigmoid channels thresholded at 0.5
-    phantom: PhantomConfig = field(default_factory=PhantomConfig)
-    dataset: str = "phantom"
-    data_dir: str = ""
-    expected_minutes: float = 0.0
 
 
 def _paper() -> LiConfig:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES, LiConfig
+from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES
 
 FIGURE = "fig8_side_by_side.png"
 
 
-def extra_evaluation(cache, cfg: LiConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
+def extra_evaluation(ctx) -> tuple[dict, list[Path]]:
     """Fig. 8 on the median test patient's slice with the most tumour (else liver) in truth and prediction."""
+    cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     from liverseg.runner.figures import variants_side_by_side
 
     fig8, image = variants_side_by_side(cache, split, run_dir, {v: VARIANT_TITLES[v] for v in TABLE_ORDER},

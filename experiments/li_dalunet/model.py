@@ -9,13 +9,13 @@ first (`liverseg.nn.deep_supervision`).
 """
 from __future__ import annotations
 
-import math
 
 import keras
 
 from liverseg.errors import OptionError
 from liverseg.nn import blocks
 from liverseg.nn.deep_supervision import stack_heads
+from liverseg.nn.models import prior_bias, set_bn_momentum
 from liverseg.nn.valid_unet import mirror_padded
 
 from experiments.li_dalunet.config import LiConfig
@@ -30,18 +30,11 @@ def _filters(cfg: LiConfig, level: int) -> int:
 def _head(x, cfg: LiConfig, name: str, upsample: int = 1):
     """1x1 conv to one logit per output (bias at the prior), optional bilinear up-sampling, float32 sigmoid."""
     prior = cfg.net.output_prior
-    bias = keras.initializers.Constant(math.log(prior / (1.0 - prior)))
+    bias = prior_bias(prior)
     x = keras.layers.Conv2D(len(cfg.outputs), 1, bias_initializer=bias, name=f"{name}_logits")(x)
     if upsample > 1:
         x = keras.layers.UpSampling2D(upsample, interpolation="bilinear", name=f"{name}_up")(x)
     return keras.layers.Activation("sigmoid", dtype="float32", name=f"{name}_sigmoid")(x)
-
-
-def _set_bn_momentum(model: keras.Model, momentum: float) -> keras.Model:
-    for layer in model._flatten_layers(include_self=False):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = momentum
-    return model
 
 
 def _encoder(x, cfg: LiConfig, padding: str, name: str):
@@ -71,7 +64,7 @@ def build_unet_core(cfg: LiConfig, size: int) -> keras.Model:
         x = blocks.unet_decoder_stage(x, skips[level], _filters(cfg, level), padding="valid",
                                       use_bn=cfg.net.batch_norm, name=f"{UNET_CORE}_dec{level + 1}")
     model = keras.Model(inputs, _head(x, cfg, f"{UNET_CORE}_head"), name=UNET_CORE)
-    return _set_bn_momentum(model, cfg.net.bn_momentum)
+    return set_bn_momentum(model, cfg.net.bn_momentum)
 
 
 def build_unet_tile(cfg: LiConfig) -> keras.Model:
@@ -136,7 +129,7 @@ def build_attention_unet(cfg: LiConfig, size: int | None = None, *, deep_supervi
             aux.append(_head(x, cfg, f"{name}_ds{level + 1}", upsample=2**level))
     heads = [_head(x, cfg, f"{name}_head"), *reversed(aux)]  # main, then finest to coarsest
     model = keras.Model(inputs, stack_heads(heads, name=f"{name}_heads"), name=name)
-    return _set_bn_momentum(model, cfg.net.bn_momentum)
+    return set_bn_momentum(model, cfg.net.bn_momentum)
 
 
 def build_variant(cfg: LiConfig, variant: str, size: int | None = None) -> keras.Model:

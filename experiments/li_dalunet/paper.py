@@ -16,7 +16,8 @@ CLAIMED = {"data": _SOURCE, "liver_dice_per_case": TABLE_I["dalunet"]}
 COLUMNS = ("liver_dice_global", "tumour_dice_per_case", "tumour_dice_global", "liver_assd")
 
 
-def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+def our_rows(ctx, summary: dict) -> list[dict]:
+    cfg, split = ctx.cfg, ctx.split
     label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients, 3D Dice per patient)"
     rows = []
     for variant in TABLE_ORDER:
@@ -45,7 +46,8 @@ def capacity_note(cfg) -> str:
             "cannot separate; an AU-Net w/DS with the dense bottleneck alone would (not trained here).")
 
 
-def notes(cfg, split: dict) -> list[str]:
+def notes(ctx) -> list[str]:
+    cfg = ctx.cfg
     return [
         capacity_note(cfg),
         "Li et al.'s Table I is not their own measurement: its four numbers are the whole-liver Dice of the "

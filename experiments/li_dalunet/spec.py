@@ -1,31 +1,34 @@
 """Li et al. as the paper runner sees it (registered as `li_dalunet` in the `liverseg.papers` entry points)."""
-from pathlib import Path
+from liverseg.runner.paper import Paper
 
-from liverseg.runner.spec import PaperSpec
+from experiments.li_dalunet import figures, paper, predict, stages
+from experiments.li_dalunet.config import VARIANTS, LiConfig, get_config
 
-from experiments.li_dalunet import data, figures, paper, predict, stages
-from experiments.li_dalunet.config import PROFILES, VARIANTS, LiConfig, get_config
 
-PAPER = PaperSpec(
-    name="li_dalunet",
-    title=paper.TITLE,
-    config_class=LiConfig,
-    get_config=get_config,
-    profiles=PROFILES,
+class Li(Paper):
+    name = "li_dalunet"
+    title = paper.TITLE
+    config_class = LiConfig
     # III-A: 3D-IRCADb-01. LiTS (and MSD Task03_Liver, LiTS repackaged) holds those 20 patients too.
-    datasets=("phantom", "ircadb", "lits", "msd"),
-    stages=stages.stages,
-    split=data.choose_split,
-    predictor=predict.predictor,
-    variants=VARIANTS,  # "dalunet" first: the default variant
-    variant_stages=lambda cfg, variant: (variant,),
-    claimed=paper.CLAIMED,
-    paper_rows=paper.PAPER_ROWS,
-    our_rows=paper.our_rows,
-    notes=paper.notes,
-    extra_evaluation=figures.extra_evaluation,
-    overlay_column="liver_dice",
-    expected_path=Path(__file__).with_name("expected_scores.json"),
-    expected_keys=("liver_dice_per_case", "liver_dice_global", "tumour_dice_per_case", "tumour_dice_global",
-                   "tumour_free_slice_specificity"),
-)
+    datasets = ("phantom", "ircadb", "lits", "msd")
+    variants = VARIANTS  # "dalunet" first: the default variant
+    claimed = paper.CLAIMED
+    paper_rows = tuple(paper.PAPER_ROWS)
+    overlay_column = "liver_dice"
+    expected_keys = ("liver_dice_per_case", "liver_dice_global", "tumour_dice_per_case", "tumour_dice_global",
+                     "tumour_free_slice_specificity")
+    predictor_class = predict.LiPredictor
+    # split: the default, III-A gives none. CHOICE: `cfg.val_patients` / `cfg.test_patients` patients
+    # (3 / 3 of 20: 14 / 3 / 3), seeded, stratified by tumour presence
+
+    def get_config(self, profile):
+        return get_config(profile)
+
+    def stages(self, ctx):
+        return stages.stages(ctx.cfg)
+
+    our_rows, notes = staticmethod(paper.our_rows), staticmethod(paper.notes)
+    extra_evaluation = staticmethod(figures.extra_evaluation)
+
+
+PAPER = Li()

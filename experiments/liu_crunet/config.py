@@ -5,15 +5,15 @@ Every value comes from the paper (`../shared/papers/liu_crunet.md`) with its sec
 paper is silent the choice is marked CHOICE and listed in this package's README. NOTES.md (Liu
 section) settles MDice (eq. 4), the layer counts and the learning-rate notation.
 
-    python -m experiments.liu_crunet.reproduce --profile cpu                          # phantom, 2 CPU cores
-    python -m experiments.liu_crunet.reproduce --profile paper --data-dir LITS_DIR    # GPU, LiTS
+    python -m liverseg reproduce liu_crunet --profile cpu                          # phantom, 2 CPU cores
+    python -m liverseg reproduce liu_crunet --profile paper --data-dir LITS_DIR    # GPU, LiTS
 """
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
-from liverseg.config import DataConfig, PhantomConfig, PreprocessConfig, TrainConfig
-from liverseg.config import PROFILES, profile_getter  # noqa: F401  (PROFILES: for spec.py)
+from liverseg.config import DataConfig, PhantomConfig, RunConfig, PreprocessConfig, TrainConfig
+from liverseg.config import profile_getter
 
 # Table I rows we train, in the table's order; the runner's default variant is the first of VARIANTS
 TABLE_ORDER = ("unet", "runet", "crunet_a", "crunet_b", "crunet_c", "crunet_d")
@@ -61,9 +61,7 @@ class RUNetConfig:
 
 
 @dataclass(frozen=True)
-class LiuConfig:
-    profile: str
-    seed: int = 0
+class LiuConfig(RunConfig):
     # III-A: HU unified within [-200, 250], then histogram equalisation; 512 x 512 slices
     preprocess: PreprocessConfig = field(default_factory=lambda: PreprocessConfig(
         window=(-200.0, 250.0), equalize="global", size=512))
@@ -83,10 +81,6 @@ class LiuConfig:
     fold: int = -1  # which fold this run is (-1: a single seeded split, the cpu and smoke profiles)
     val_patients: float = 0.1  # CHOICE: share of the training patients held out for the checkpoint
     test_patients: float = 0.2  # CHOICE: single-split profiles: share of the patients for test
-    phantom: PhantomConfig = field(default_factory=PhantomConfig)
-    dataset: str = "phantom"
-    data_dir: str = ""
-    expected_minutes: float = 0.0
 
 
 def _paper() -> LiuConfig:

@@ -75,6 +75,7 @@ def mean_abs_rvd(run_dir: Path, variants) -> dict[str, float]:
     return out
 
 
-def extra_evaluation(cache, cfg: LiuConfig, split: dict, run_dir: Path) -> tuple[dict, list[Path]]:
+def extra_evaluation(ctx) -> tuple[dict, list[Path]]:
+    cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     images = [per_case_boxes(run_dir), *contour_overlays(cache, split, run_dir, cfg)]
     return {"liver_rvd_abs": mean_abs_rvd(run_dir, VARIANTS)}, images

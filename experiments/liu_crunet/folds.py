@@ -50,7 +50,7 @@ def write_tables(root: Path, folds: int) -> pd.DataFrame:
 def main(argv=None) -> int:
     import argparse
 
-    from liverseg.cli.entry import OneLineParser
+    from liverseg.commands import OneLineParser
     from liverseg.runner.options import runs_root
     from liverseg.runner.run import reproduce
 

@@ -104,10 +104,8 @@ def build_unet_baseline(cfg: LiuConfig) -> keras.Model:
     """Table I's U-Net [12]: Ronneberger's network (same padding here, four poolings, 64 -> 1024 at the
     paper profile), one sigmoid output."""
     model = build_unet((cfg.preprocess.size, cfg.preprocess.size, 1), n_outputs=1,
-                       base_filters=cfg.net.unet_base_filters, depth=cfg.net.level1_blocks, name="unet")
-    for layer in model.layers:
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = cfg.net.bn_momentum
+                       base_filters=cfg.net.unet_base_filters, depth=cfg.net.level1_blocks,
+                       bn_momentum=cfg.net.bn_momentum, name="unet")
     return model
 
 

@@ -34,7 +34,8 @@ def _paper_row(name, variant, *values) -> dict:
 PAPER_ROWS = [_paper_row(*row) for row in _TABLE_I]
 
 
-def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
+def our_rows(ctx, summary: dict) -> list[dict]:
+    cfg, split = ctx.cfg, ctx.split
     label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
     abs_rvd = summary.get("extra", {}).get("liver_rvd_abs", {})
     order = [*TABLE_ORDER, *(f"{v}{ALL_COMPONENTS}" for v in ("crunet_b", "crunet_d"))]
@@ -44,7 +45,8 @@ def our_rows(cfg, summary: dict, split: dict) -> list[dict]:
             for v in order if v in summary]
 
 
-def notes(cfg, split: dict) -> list[str]:
+def notes(ctx) -> list[str]:
+    cfg = ctx.cfg
     return [
         "Liu et al. segment the liver only: every score here is the liver's (label >= 1), with the LiTS "
         "measures per test patient, averaged (DICE = Dice per case; VOE, RVD as fractions; ASSD, MSD in mm).",

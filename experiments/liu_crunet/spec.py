@@ -1,31 +1,36 @@
 """Liu et al. as the paper runner sees it (registered as `liu_crunet` in the `liverseg.papers` entry points)."""
-from pathlib import Path
-
-from liverseg.runner.spec import PaperSpec
+from liverseg.runner.paper import Paper
 
 from experiments.liu_crunet import data, figures, paper, predict, stages
-from experiments.liu_crunet.config import PROFILES, VARIANTS, LiuConfig, get_config, variant_stage
+from experiments.liu_crunet.config import VARIANTS, LiuConfig, get_config, variant_stage
 
-PAPER = PaperSpec(
-    name="liu_crunet",
-    title=paper.TITLE,
-    config_class=LiuConfig,
-    get_config=get_config,
-    profiles=PROFILES,
+
+class Liu(Paper):
+    name = "liu_crunet"
+    title = paper.TITLE
+    config_class = LiuConfig
     # III-A: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
-    datasets=("phantom", "lits", "msd", "ircadb"),
-    stages=stages.stages,
-    split=data.choose_split,
-    predictor=predict.predictor,
-    variants=VARIANTS,  # "crunet_d" first: the default variant
-    variant_stages=lambda cfg, variant: (variant_stage(variant),),
-    claimed=paper.CLAIMED,
-    structures=("liver",),  # II: the liver only
-    paper_rows=paper.PAPER_ROWS,
-    our_rows=paper.our_rows,
-    notes=paper.notes,
-    extra_evaluation=figures.extra_evaluation,
-    overlay_column="liver_dice",
-    expected_path=Path(__file__).with_name("expected_scores.json"),
-    expected_keys=("liver_dice_per_case", "liver_dice_global"),
-)
+    variants = VARIANTS  # "crunet_d" first: the default variant
+    claimed = paper.CLAIMED
+    structures = ("liver",)  # II: the liver only
+    paper_rows = tuple(paper.PAPER_ROWS)
+    overlay_column = "liver_dice"
+    expected_keys = ("liver_dice_per_case", "liver_dice_global")
+    predictor_class = predict.LiuPredictor
+    our_rows, notes = staticmethod(paper.our_rows), staticmethod(paper.notes)
+    extra_evaluation = staticmethod(figures.extra_evaluation)
+
+    def get_config(self, profile):
+        return get_config(profile)
+
+    def stages(self, ctx):
+        return stages.stages(ctx.cfg)
+
+    def split(self, ctx, table):
+        return data.choose_split(table, ctx.cfg, ctx.cfg.seed)
+
+    def variant_stages(self, ctx, variant):
+        return (variant_stage(variant),)
+
+
+PAPER = Liu()

@@ -14,15 +14,14 @@ TARGETS = ("liver",)
 
 
 def make_loss(cfg: LiuConfig, name: str):
-    """II-B: "mdice" (eq. 4, alpha 0.5 on FP, beta 0.7 on FN, eps 1e-5), "dice" (eq. 1, Milletari's
-    squared denominator) or another name of `liverseg.nn.objectives` (the U-Net's cross-entropy)."""
-    from liverseg.nn.losses import DiceLoss, MDiceLoss
+    """A name of `liverseg.nn.objectives`, the same loss there and here: II-B's "mdice" (eq. 4) with
+    this config's alpha (FP), beta (FN) and eps, "dice_squared" (eq. 1, Milletari's squared
+    denominator), "bce" (the U-Net's cross-entropy)."""
+    from liverseg.nn.losses import MDiceLoss
     from liverseg.nn.objectives import make_loss as named
 
     if name == "mdice":
         return MDiceLoss(alpha=cfg.mdice_alpha, beta=cfg.mdice_beta, smooth=cfg.mdice_eps)
-    if name == "dice":
-        return DiceLoss(squared=True, smooth=cfg.mdice_eps)
     return named(name)
 
 
@@ -36,7 +35,7 @@ def _stage(cfg: LiuConfig, name: str, build, train, init_from=None) -> Stage:
 
 def stages(cfg: LiuConfig) -> list[Stage]:
     n1, n2 = cfg.net.level1_blocks, cfg.net.level2_blocks
-    dice = replace(cfg.train, loss="dice")
+    dice = replace(cfg.train, loss="dice_squared")
     return [
         _stage(cfg, "unet", lambda: build_unet_baseline(cfg), cfg.unet_train),
         _stage(cfg, "runet", lambda: build_runet(cfg, n1), cfg.train),

@@ -26,7 +26,7 @@ def run(args) -> int:
     if variant not in spec.variants:
         raise OptionError(f"--variant {variant}: {spec.name} has {', '.join(spec.variants)}")
     out = args.output or export_dir(args.run, variant)
-    predictor = spec.predictor(args.run, cfg, variant)
+    predictor = spec.predictor(spec.context(cfg, args.run), variant)
     manifest = export_predictor(predictor, out, args.format,
                                 {"paper": spec.name, "variant": variant, "run": str(Path(args.run).resolve())})
     names = ", ".join(f"{name} ({entry['file']})" for name, entry in manifest["networks"].items())

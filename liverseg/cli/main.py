@@ -16,14 +16,14 @@ import importlib
 import os
 import sys
 
-from liverseg.cli.entry import OneLineParser, invoke, preload_tensorflow
+from liverseg.commands import OneLineParser, invoke, preload_tensorflow
 
 COMMANDS = {
     "prep": ("liverseg.cli.prep", "prepare a slice cache with a paper's preprocessing recipe"),
     "evaluate": ("liverseg.cli.evaluate", "score LiTS-named predictions against the truth (LiTS protocol)"),
     "predict": ("liverseg.cli.predict", "segment a CT volume with a trained run's whole pipeline"),
     "phantom": ("liverseg.cli.phantom", "write the synthetic CT phantom (LiTS naming)"),
-    "reproduce": ("liverseg.cli.reproduce", "reproduce a paper end to end (same options as python -m experiments.<paper>.reproduce)"),
+    "reproduce": ("liverseg.cli.reproduce", "reproduce a paper end to end (same options as python -m liverseg reproduce <paper>)"),
     "compare": ("liverseg.cli.compare", "every paper's default variant on one common split and test set"),
     "export": ("liverseg.cli.export", "write a run's networks as ONNX or TensorFlow SavedModel"),
 }

@@ -1,4 +1,4 @@
-"""`liverseg reproduce PAPER [options]`: the same command as `python -m experiments.<paper>.reproduce`."""
+"""`liverseg reproduce PAPER [options]`: the same command as `python -m liverseg reproduce <paper>`."""
 from __future__ import annotations
 
 import argparse
@@ -14,7 +14,7 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
-    from liverseg.cli.entry import OneLineParser, preload_tensorflow
+    from liverseg.commands import OneLineParser, preload_tensorflow
     from liverseg.registry import paper
     from liverseg.runner.options import add_arguments
     from liverseg.runner.run import run as run_paper

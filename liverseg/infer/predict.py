@@ -1,7 +1,8 @@
 """Whole-volume prediction: batched slice prediction, 2.5D context, flip and multi-scale test-time augmentation.
 
 Geometry: a volume's canonical array is (X, Y, Z); the network sees axial slices as channels-last
-tensors (N, S, S, C) where S is the preprocessed in-plane size.  `predict_volume` returns
+tensors (N, S, S, C) where S is the preprocessed in-plane size; the whole-volume loop is
+`liverseg.runner.slice_predictor.SlicePredictor` (and a paper's own cascade), which returns
 probabilities in the canonical layout (X, Y, Z, K); `Volume.to_original` maps them to the file's
 layout.  `labels_from_probs` turns the K target channels into a LiTS label map (0, 1, 2).
 """
@@ -177,52 +178,6 @@ def multiscale_predict(predict_fn: PredictFn, slices: np.ndarray, sizes: Sequenc
     return total / np.float32(len(sizes))
 
 
-def predict_volume_with(predict_fn: PredictFn, volume, preprocess: Callable[[np.ndarray], np.ndarray], *,
-                        context: int = 0, scales: Sequence[int] = (), chunk: int = 64) -> np.ndarray:
-    """Probabilities (X, Y, Z, K) float32 of `predict_fn` over every axial slice of `volume`.
-
-    preprocess(volume.array) gives (Z, S, S) slices; `chunk` slices at a time are stacked with
-    their 2.5D context, predicted (optionally at several `scales`), resized from S x S back to the
-    volume's (X, Y) and written at their z positions.  The result is in the canonical layout of
-    `volume.array`.
-    """
-    hu = np.asarray(volume.array)
-    if hu.ndim != 3:
-        raise ValueError(f"volume array must be (X, Y, Z), got shape {hu.shape}")
-    nx, ny, nz = hu.shape
-    slices = np.asarray(preprocess(hu), dtype=np.float32)
-    if slices.ndim != 3 or len(slices) != nz:
-        raise ValueError(f"preprocess must return (Z={nz}, S, S) slices, got shape {slices.shape}")
-    chunk = max(1, int(chunk))
-    out = None
-    for start in range(0, nz, chunk):
-        index = np.arange(start, min(start + chunk, nz))
-        x = stack_context(slices, context, index)
-        prob = multiscale_predict(predict_fn, x, scales)
-        prob = resize_probs(prob, nx, ny)
-        if out is None:
-            out = np.empty((nx, ny, nz, prob.shape[-1]), dtype=np.float32)
-        out[:, :, index[0]:index[-1] + 1, :] = prob.transpose(1, 2, 0, 3)
-    return out
-
-
-def predict_volume(model, volume, preprocess: Callable[[np.ndarray], np.ndarray], *, context: int = 0,
-                   batch_size: int = 8, tta_flip=False, scales: Sequence[int] = (), output: int | str = 0) -> np.ndarray:
-    """Probabilities (X, Y, Z, K) float32 of a Keras model over every axial slice of `volume`.
-
-    Slices are predicted `batch_size` at a time (see `predict_slices` for `tta_flip` and
-    `output`, `multiscale_predict` for `scales`).  The result is in the canonical layout of
-    `volume.array`; `volume.to_original(probs)` maps it to the file's layout.
-    """
-    _flip_axes(tta_flip)
-
-    def predict_fn(x: np.ndarray) -> np.ndarray:
-        return predict_slices(model, x, batch_size=batch_size, tta_flip=tta_flip, output=output)
-
-    chunk = batch_size * max(1, 64 // batch_size)
-    return predict_volume_with(predict_fn, volume, preprocess, context=context, scales=scales, chunk=chunk)
-
-
 def labels_from_probs(probs: np.ndarray, targets: Sequence[str], threshold: float = 0.5,
                       tumour_in_liver: bool = False) -> np.ndarray:
     """LiTS label map uint8 (0 background, 1 liver, 2 tumour) from probabilities (..., K).
@@ -257,5 +212,5 @@ def labels_from_probs(probs: np.ndarray, targets: Sequence[str], threshold: floa
 
 __all__ = [
     "predict_slices", "context_indices", "stack_context", "resize_probs", "multiscale_predict",
-    "predict_volume", "predict_volume_with", "labels_from_probs",
+    "labels_from_probs",
 ]

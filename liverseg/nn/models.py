@@ -1,6 +1,7 @@
 """Generic model builders several papers share (the U-Net family)."""
 from __future__ import annotations
 
+import math
 from numbers import Integral, Real
 
 import keras
@@ -10,10 +11,32 @@ from liverseg.nn import blocks
 from liverseg.nn.blocks_fusion import check_positive
 
 
-def segmentation_head(x, n_outputs: int, *, name: str):
-    """1x1 convolution to `n_outputs` logits and a float32 sigmoid (stable under mixed precision)."""
+def prior_bias(prior: float | None):
+    """The bias initializer of a sigmoid head whose outputs start at probability `prior` (Lin et al.
+    2017, focal loss, 3.3), so that a rare foreground does not spend the first epochs on the class
+    prior; zeros (p = 0.5) when `prior` is None or 0."""
+    if not prior:
+        return "zeros"
+    if not 0.0 < prior < 1.0:
+        raise OptionError(f"output prior must lie in (0, 1), got {prior!r}")
+    return keras.initializers.Constant(math.log(prior / (1.0 - prior)))
+
+
+def set_bn_momentum(model: keras.Model, momentum: float | None) -> keras.Model:
+    """Every BatchNormalization of `model` (nested models included) with moving-average `momentum`
+    (Keras' default 0.99 lags the batch statistics for the first few hundred steps); None: unchanged."""
+    if momentum is not None:
+        for layer in model._flatten_layers(include_self=False):
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = float(momentum)
+    return model
+
+
+def segmentation_head(x, n_outputs: int, *, name: str, prior: float | None = None):
+    """1x1 convolution to `n_outputs` logits (bias at `prior`, see `prior_bias`) and a float32 sigmoid
+    (stable under mixed precision)."""
     check_positive(n_outputs, "n_outputs", name=name)
-    logits = keras.layers.Conv2D(n_outputs, 1, name=f"{name}_logits")(x)
+    logits = keras.layers.Conv2D(n_outputs, 1, bias_initializer=prior_bias(prior), name=f"{name}_logits")(x)
     return keras.layers.Activation("sigmoid", dtype="float32", name=f"{name}_sigmoid")(logits)
 
 
@@ -78,13 +101,16 @@ def build_unet(
     use_bn: bool = True,
     upsample: str = "transpose",
     max_filters: int | None = None,
+    output_prior: float | None = None,
+    bn_momentum: float | None = None,
     name: str = "unet",
 ) -> keras.Model:
     """Ronneberger-style U-Net: `depth` poolings, filters doubling from `base_filters`, sigmoid outputs.
 
     `dropout` is applied at the deepest encoder stage and the bottleneck, as in the original U-Net.
     `max_filters` caps the width (the bottleneck of Ronneberger's U-Net doubles once more; a paper
-    that says "64 to 512" with four poolings caps it at 512).  Settings it cannot build (a kernel
+    that says "64 to 512" with four poolings caps it at 512). `output_prior` starts the sigmoid outputs
+    at that probability (`prior_bias`), `bn_momentum` sets every BatchNorm's momentum. Settings it cannot build (a kernel
     other than 3, non-positive widths or depth, an input size the poolings do not divide) raise
     OptionError before any layer is made.
     """
@@ -94,7 +120,7 @@ def build_unet(
     x = inputs
     skips = []
     for level in range(depth):
-        filters = base_filters * 2**level
+        filters = base_filters * 2**level if not max_filters else min(base_filters * 2**level, max_filters)
         stage_dropout = dropout if level == depth - 1 else 0.0
         skip, x = blocks.unet_encoder_stage(
             x, filters, padding=padding, dropout=stage_dropout, use_bn=use_bn, name=f"{name}_enc{level + 1}"
@@ -108,9 +134,10 @@ def build_unet(
     if dropout:
         x = keras.layers.Dropout(dropout, name=f"{name}_bottom_dropout")(x)
     for level in reversed(range(depth)):
+        filters = base_filters * 2**level if not max_filters else min(base_filters * 2**level, max_filters)
         x = blocks.unet_decoder_stage(
-            x, skips[level], base_filters * 2**level, padding=padding, upsample=upsample, use_bn=use_bn,
+            x, skips[level], filters, padding=padding, upsample=upsample, use_bn=use_bn,
             name=f"{name}_dec{level + 1}",
         )
-    outputs = segmentation_head(x, n_outputs, name=f"{name}_head")
-    return keras.Model(inputs, outputs, name=name)
+    outputs = segmentation_head(x, n_outputs, name=f"{name}_head", prior=output_prior)
+    return set_bn_momentum(keras.Model(inputs, outputs, name=name), bn_momentum)

@@ -18,6 +18,8 @@ from liverseg.nn.metrics import DiceCoefficient, IoUScore
 LOSSES = {
     "dice_bce": losses.DiceBCELoss,
     "dice": losses.DiceLoss,
+    # Milletari et al. 2016 (V-Net): squared denominator, eps 1e-5 (also Liu et al. eq. 1)
+    "dice_squared": lambda: losses.DiceLoss(squared=True, smooth=1e-5),
     "mdice": losses.MDiceLoss,
     "tversky": losses.TverskyLoss,
     "bce": losses.BalancedCrossentropy,

@@ -233,8 +233,7 @@ def _train_and_predict(spec, cfg, split: dict, run_dir: Path, variant: str, shar
     for stage in stages_for(spec, cfg, [variant]):
         print(f"{spec.name}: stage {stage.name}", flush=True)
         train_stage(cache, split, stage, cfg, run_dir)
-    if spec.calibrate is not None:
-        spec.calibrate(cache, cfg, split, run_dir)
+    spec.calibrate(spec.context(cfg, run_dir, cache, split))
     predict_variant(spec, cache, cfg, split, run_dir, variant)
     evaluate_variant(cache, split, run_dir, variant)
 

@@ -99,7 +99,7 @@ def paper_scores(runs_and_splits, protocol: str = "liverseg") -> tuple[dict, pd.
 
 def _parameters(run) -> int:
     """Weights of the run's predictor (the same architecture in every fold)."""
-    return count_parameters(run.spec.predictor(run.run_dir, run.cfg, run.variant))
+    return count_parameters(run.spec.predictor(run.spec.context(run.cfg, run.run_dir), run.variant))
 
 
 def _table(header: list[str], rows: list[list]) -> str:

@@ -115,7 +115,7 @@ def make_split(spec, cache: SliceCache, cfg, run_dir: Path, val_fraction: float,
             raise OptionError(f"{path}: this run was split otherwise than {split_file}; pass --run-dir for a new run")
         return split
     table = None if given else case_table(cache)
-    split = given or spec.split(table, cfg, cfg.seed)
+    split = given or spec.split(spec.context(cfg, run_dir, cache), table)
     if split is None:
         cases = list(table.case_id[table.tumour_mm3 > 0]) or list(table.case_id)
         split = _slice_block_split(cache, cases, val_fraction, cfg.seed, gap)

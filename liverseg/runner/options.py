@@ -1,4 +1,4 @@
-"""The options of every `reproduce` command (`python -m experiments.<paper>.reproduce` and
+"""The options of every `reproduce` command (`python -m liverseg reproduce <paper>` and
 `liverseg reproduce <paper>` share them) and the resolved config they give."""
 from __future__ import annotations
 

@@ -196,7 +196,7 @@ def predict_cases(run_dir, cfg, spec, variant: str, jobs: list[Job], folder: Pat
     todo = [j for j in jobs if overwrite or not _done(j)
             or (table is not None and output_type == "dicom-seg" and j.case.case_id not in table.rows)]
     skipped = [j for j in jobs if j not in todo]
-    predictor = spec.predictor(run_dir, cfg, variant) if todo else None
+    predictor = spec.predictor(spec.context(cfg, run_dir), variant) if todo else None
     start, seconds = time.perf_counter(), []
     counts = {"liver": 0, "tumour": 0}
     bar = tqdm(jobs, unit="case", desc=f"predict ({variant})", disable=quiet or len(jobs) < 2, file=sys.stderr,

@@ -40,7 +40,7 @@ def predict_variant(spec, cache, cfg, split: dict, run_dir: Path, variant: str) 
         return
     out_dir.mkdir(parents=True, exist_ok=True)
     todo = [c for c in split["test"] if not prediction_path(run_dir, variant, c).is_file()]
-    predictor = spec.predictor(run_dir, cfg, variant) if todo else None
+    predictor = spec.predictor(spec.context(cfg, run_dir, cache, split), variant) if todo else None
     for i, case_id in enumerate(todo, 1):
         case = read_source_case(cache, case_id)
         start = time.perf_counter()

@@ -85,7 +85,7 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
     from liverseg.report.plots import plot_history, plot_per_case_dice
     from liverseg.report.tables import write_metrics, write_report
 
-    variant = spec.default_variant
+    variant, ctx = spec.default_variant, spec.context(cfg, run_dir, cache, split)
     images = [
         plot_history([run_dir / s / "history.csv" for s in stages], run_dir / "training_curves.png",
                      title=f"{spec.name}: training curves"),
@@ -96,11 +96,11 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
     protocol = summary.get(variant, {}).get("protocol", "liverseg")
     notes = [f"Profile `{cfg.profile}`, dataset `{cfg.dataset}`, seed {cfg.seed}, split mode `{split['mode']}`. "
              f"{split['note']}", *COMMON_NOTES, f"Volume scores: protocol `{protocol}`, {PROTOCOLS[protocol]}.",
-             *spec.notes(cfg, split)]
+             *spec.notes(ctx)]
     sections = [("Volume scores per variant", volume_scores_table(spec, summary)),
                 ("Run", run_record(run_dir, stages))]
     write_report(run_dir, title=f"Reproduction of {spec.title}", paper_rows=list(spec.paper_rows),
-                 our_rows=spec.our_rows(cfg, summary, split), notes=notes, images=images, sections=sections)
+                 our_rows=spec.our_rows(ctx, summary), notes=notes, images=images, sections=sections)
     write_metrics(run_dir, {"paper": spec.name, "profile": cfg.profile, "dataset": cfg.dataset,
                             "default_variant": variant, **summary})
 

@@ -86,11 +86,10 @@ def _initialised(stage, run_dir: Path):
 def stages_for(spec, cfg, variants) -> list:
     """The training stages `variants` need, in the paper's order: the stages their predictors load
     (`spec.variant_stages`) and, transitively, the stages those warm-start from."""
-    stages = list(spec.stages(cfg))
-    if spec.variant_stages is None:
-        return stages
+    ctx = spec.context(cfg)
+    stages = list(spec.stages(ctx))
     by_name = {s.name: s for s in stages}
-    needed, todo = set(), [name for v in variants for name in spec.variant_stages(cfg, v)]
+    needed, todo = set(), [name for v in variants for name in spec.variant_stages(ctx, v)]
     while todo:
         name = todo.pop()
         if name not in by_name:
@@ -102,7 +101,7 @@ def stages_for(spec, cfg, variants) -> list:
 
 
 def dry_run(spec, cfg) -> int:
-    for stage in spec.stages(cfg):
+    for stage in spec.stages(spec.context(cfg)):
         print(f"\n== {stage.name} ==")
         stage.build_model().summary()
     print(json.dumps(to_dict(cfg), indent=1))
@@ -142,9 +141,9 @@ def _run(spec, args, cfg, run_dir: Path) -> int:
     print(f"run directory: {run_dir} (console also in {run_dir / LOG_NAME})", flush=True)
     write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
     write_versions(run_dir)
-    stages = list(spec.stages(cfg))
+    stages = list(spec.stages(spec.context(cfg, run_dir)))
     names = ["prepare", *[s.name for s in stages], "inference", "evaluation", "report"]
-    progress = Progress(names, getattr(cfg, "expected_minutes", None), StageTimes(run_dir) if is_chief() else None)
+    progress = Progress(names, cfg.expected_minutes, StageTimes(run_dir) if is_chief() else None)
     began = progress.begin("prepare", f"dataset {cfg.dataset}")
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
     split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages), split_file=args.split)
@@ -166,17 +165,17 @@ def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progr
     from liverseg.runner.expected import check_expected, run_scores
     from liverseg.runner.reporting import write_run_report
 
-    if spec.calibrate is not None:
-        spec.calibrate(cache, cfg, split, run_dir)
+    ctx = spec.context(cfg, run_dir, cache, split)
+    spec.calibrate(ctx)
     began = progress.begin("inference", f"{len(split['test'])} test case(s), variants {', '.join(spec.variants)}")
     for variant in spec.variants:
         predict_variant(spec, cache, cfg, split, run_dir, variant)
     progress.end("inference", began)
     began = progress.begin("evaluation")
     summary = {variant: evaluate_variant(cache, split, run_dir, variant, protocol) for variant in spec.variants}
-    images = []
-    if spec.extra_evaluation is not None:
-        summary["extra"], images = spec.extra_evaluation(cache, cfg, split, run_dir)
+    images, extra = [], spec.extra_evaluation(ctx)
+    if extra is not None:
+        summary["extra"], images = extra
     progress.end("evaluation", began)
     began = progress.begin("report")
     write_run_report(spec, cache, cfg, split, summary, run_dir, [s.name for s in stages], images)
@@ -189,10 +188,10 @@ def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progr
 
 
 def reproduce(spec, argv=None) -> int:
-    """`python -m experiments.<paper>.reproduce`: parse, run, one-line errors (exit 2)."""
-    from liverseg.cli.entry import run_command
+    """`python -m liverseg reproduce <paper>`: parse, run, one-line errors (exit 2)."""
+    from liverseg.commands import run_command
 
-    return run_command(f"python -m experiments.{spec.name}.reproduce", lambda p: add_arguments(p, spec),
+    return run_command(f"liverseg reproduce {spec.name}", lambda p: add_arguments(p, spec),
                        lambda args: run(spec, args), argv, f"Reproduce {spec.title} end to end.", tensorflow=True)
 
 

@@ -5,7 +5,7 @@ are line writers that pass the text on to the console unchanged and send every f
 `liverseg.run` logger, whose one handler appends it to `run.log` with a time stamp (progress bars
 that redraw a line with `\\r` leave only their last state there). Quiet by default: TensorFlow's
 Python logger and absl at ERROR (no retracing warnings), its C++ notices already muted at start-up
-(`liverseg.cli.entry.preload_tensorflow`, so the oneDNN banner appears once at most).
+(`liverseg.commands.preload_tensorflow`, so the oneDNN banner appears once at most).
 
 Also here: the command line of this process as a user would type it again (`command_line`), the
 resume command of an interrupted run (`resume_command`), wall time per stage kept across the

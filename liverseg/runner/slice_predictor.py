@@ -1,7 +1,10 @@
 """The whole-volume predictor of a paper whose networks read whole axial slices (Li, Liu, Bi): each
 slice preprocessed as in training, the network's probabilities resized back to the CT's in-plane size,
-turned into labels, returned in the canonical (X, Y, Z) layout. A paper supplies `probabilities` and
-`labels`; crop cascades (Gong) and 2D slice protocols (Gruber) keep their own `__call__`.
+turned into labels, returned in the canonical (X, Y, Z) layout. The defaults fit a network with one
+sigmoid channel per name of `cfg.outputs` (liver, tumour): its probabilities, thresholded at
+`cfg.threshold`, tumour inside the liver, the liver's largest 3D component. A paper overrides
+`probabilities` and `labels` where its own differ; crop cascades (Gong) and 2D slice protocols
+(Gruber) keep their own `__call__`.
 
 The network part runs `chunk` slices at a time (preprocessed, predicted, resized into the volume's
 probabilities): `probabilities` must treat slices independently (a 2D network, multi-scale or
@@ -13,8 +16,15 @@ from __future__ import annotations
 import numpy as np
 
 from liverseg.data.preprocess import preprocess_slices
-from liverseg.infer.predict import resize_probs
+from liverseg.infer.postprocess import largest_component
+from liverseg.infer.predict import labels_from_probs, predict_slices, resize_probs, stack_context
 from liverseg.runner.spec import Prediction
+
+
+def network_input(slices: np.ndarray) -> np.ndarray:
+    """(Z, S, S) slices -> (Z, S, S, 1) float32; (Z, S, S, C) 2.5D stacks as they are."""
+    x = np.asarray(slices, np.float32)
+    return x[..., None] if x.ndim == 3 else x
 
 
 class SlicePredictor:
@@ -25,19 +35,32 @@ class SlicePredictor:
         self.chunk = max(1, int(chunk))
 
     def probabilities(self, slices: np.ndarray) -> np.ndarray:
-        """(Z, S, S) preprocessed slices -> (Z, S, S, K) probabilities."""
-        raise NotImplementedError
+        """(Z, S, S) preprocessed slices (or (Z, S, S, C) 2.5D stacks) -> (Z, S, S, K) probabilities of the
+        network's first K channels (K = len(cfg.outputs); a deeply supervised network's main head first)."""
+        probs = predict_slices(self.model, network_input(slices), batch_size=self.batch_size)
+        return probs[..., :len(self.cfg.outputs)]
 
     def labels(self, probs: np.ndarray) -> np.ndarray:
-        """(Z, X, Y, K) probabilities -> (Z, X, Y) labels 0 / 1 / 2."""
-        raise NotImplementedError
+        """(Z, X, Y, K) probabilities -> (Z, X, Y) labels 0 / 1 / 2: liver >= threshold, tumour >=
+        threshold inside the liver; the liver is its largest 3D connected component (slice-wise
+        networks leave stray liver in other organs' slices)."""
+        labels = labels_from_probs(probs, self.cfg.outputs, self.cfg.threshold, tumour_in_liver=True)
+        labels[~largest_component(labels >= 1)] = 0
+        return labels
 
     def volume_probabilities(self, array: np.ndarray) -> np.ndarray:
-        """(X, Y, Z) HU -> (Z, X, Y, K) probabilities, `chunk` slices at a time."""
+        """(X, Y, Z) HU -> (Z, X, Y, K) probabilities, `chunk` slices at a time. With a 2.5D config
+        (`cfg.data.context` = c > 0) each slice goes in with its c neighbours on each side as channels,
+        as in training (`liverseg.data`), the end slices repeated beyond the volume."""
         x, y, z = array.shape
+        context = int(getattr(getattr(self.cfg, "data", None), "context", 0) or 0)
         probs = None
         for start in range(0, z, self.chunk):
-            slices = preprocess_slices(array[:, :, start:start + self.chunk], self.cfg.preprocess)
+            stop = min(start + self.chunk, z)
+            lo, hi = max(0, start - context), min(z, stop + context)
+            slices = preprocess_slices(array[:, :, lo:hi], self.cfg.preprocess)
+            if context:
+                slices = stack_context(slices, context, np.arange(start, stop) - lo)
             part = resize_probs(self.probabilities(slices), x, y)
             if probs is None:
                 probs = np.empty((z, x, y, part.shape[-1]), dtype=np.float32)
@@ -60,4 +83,4 @@ class SlicePredictor:
         return ("liver",) if k == 1 else tuple(f"channel_{i}" for i in range(k))
 
 
-__all__ = ["SlicePredictor"]
+__all__ = ["SlicePredictor", "network_input"]

@@ -39,10 +39,7 @@ def warn_if_trained_on(run_dir: Path, volume) -> str | None:
 
 def unfinished_stages(run_dir: Path, spec, cfg, variant: str) -> list[str]:
     """The training stages `variant`'s predictor loads that have not finished (no `<stage>/done.json`)."""
-    if spec.variant_stages is not None:
-        stages = list(spec.variant_stages(cfg, variant))
-    else:
-        stages = [s.name for s in spec.stages(cfg)]
+    stages = spec.variant_stages(spec.context(cfg, run_dir), variant)
     return [s for s in stages if not (Path(run_dir) / s / "done.json").is_file()]
 
 

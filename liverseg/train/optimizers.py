@@ -8,7 +8,7 @@ from liverseg.config import TrainConfig
 from liverseg.errors import OptionError
 from liverseg.train.schedules import make_learning_rate
 
-OPTIMIZERS = ("adam", "sgd", "adagrad")
+OPTIMIZERS = ("adam", "sgd", "sgd_nesterov", "adagrad")
 
 
 @keras.saving.register_keras_serializable(package="liverseg")
@@ -51,11 +51,11 @@ def make_optimizer(train: TrainConfig, steps_per_epoch: int | None) -> keras.opt
         return SGDWithL2(l2=train.weight_decay, learning_rate=lr, momentum=float(train.momentum))
     if name == "adam":
         return keras.optimizers.Adam(learning_rate=lr)
-    if name == "sgd":
-        return keras.optimizers.SGD(learning_rate=lr, momentum=float(train.momentum))
+    if name in ("sgd", "sgd_nesterov"):
+        return keras.optimizers.SGD(learning_rate=lr, momentum=float(train.momentum), nesterov=name == "sgd_nesterov")
     if name == "adagrad":
         return keras.optimizers.Adagrad(learning_rate=lr)
-    raise OptionError(f"train.optimizer: unknown optimizer {train.optimizer!r} (expected adam, sgd or adagrad)")
+    raise OptionError(f"train.optimizer: unknown optimizer {train.optimizer!r} (expected adam, sgd, sgd_nesterov or adagrad)")
 
 
 __all__ = ["OPTIMIZERS", "SGDWithL2", "make_optimizer"]

@@ -17,6 +17,8 @@ def make_learning_rate(train: TrainConfig, steps_per_epoch: int | None):
       so it continues correctly after a resume that restores the iteration count).
     - "linear": PolynomialDecay (power 1) from `learning_rate` to `final_learning_rate` over
       `epochs * steps_per_epoch` optimizer steps.
+    - "poly": PolynomialDecay with power 0.9 from `learning_rate` to 0 over `epochs * steps_per_epoch`
+      optimizer steps, `lr * (1 - epoch / epochs) ** 0.9` (nnU-Net's schedule, Isensee et al. 2021).
     - "constant_then_linear": `learning_rate` for the first `step_epochs` epochs, then linear from
       `learning_rate * step_factor` to `final_learning_rate` over the remaining epochs (Bi et al. 2.5:
       0.0016 for 60 epochs, then 40 epochs from 0.0008), a `ConstantThenLinear`.
@@ -24,9 +26,9 @@ def make_learning_rate(train: TrainConfig, steps_per_epoch: int | None):
     lr = float(train.learning_rate)
     if train.schedule in ("constant", "plateau"):
         return lr
-    if train.schedule not in ("step", "linear", "constant_then_linear"):
+    if train.schedule not in ("step", "linear", "poly", "constant_then_linear"):
         raise OptionError(f"train.schedule: unknown schedule {train.schedule!r} "
-                          "(expected constant, step, linear, constant_then_linear or plateau)")
+                          "(expected constant, step, linear, poly, constant_then_linear or plateau)")
     if not steps_per_epoch or steps_per_epoch <= 0:
         raise OptionError(f"train.schedule={train.schedule!r} needs the number of steps per epoch; "
                           "set train.steps_per_epoch (the training data has no known length)")
@@ -43,9 +45,10 @@ def make_learning_rate(train: TrainConfig, steps_per_epoch: int | None):
         return ConstantThenLinear(lr, int(train.step_epochs * steps_per_epoch), lr * float(train.step_factor),
                                   int((train.epochs - train.step_epochs) * steps_per_epoch),
                                   float(train.final_learning_rate))
+    poly = train.schedule == "poly"
     return keras.optimizers.schedules.PolynomialDecay(
         lr, decay_steps=int(max(train.epochs, 1) * steps_per_epoch),
-        end_learning_rate=float(train.final_learning_rate), power=1.0)
+        end_learning_rate=0.0 if poly else float(train.final_learning_rate), power=0.9 if poly else 1.0)
 
 
 @keras.saving.register_keras_serializable(package="liverseg")

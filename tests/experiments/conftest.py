@@ -2,10 +2,12 @@
 temp dir), and the regression check every paper's tests apply to its run."""
 from __future__ import annotations
 
-import importlib
 import os
 
 import pytest
+
+from liverseg.registry import paper as get_paper
+from liverseg.runner.run import reproduce
 
 
 @pytest.fixture(scope="session")
@@ -16,10 +18,9 @@ def gong_cache_dir(tmp_path_factory):
 
 
 def _smoke_run(paper: str, tmp_path_factory):
-    """A finished smoke-profile run (seed 0) of `paper`, through its `reproduce.main`."""
-    main = importlib.import_module(f"experiments.{paper}.reproduce").main
+    """A finished smoke-profile run (seed 0) of `paper`, through the runner's `reproduce`."""
     run_dir = tmp_path_factory.mktemp(f"{paper}-smoke") / "run"
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
+    assert reproduce(get_paper(paper), ["--profile", "smoke", "--seed", "0", "--run-dir", str(run_dir)]) == 0
     return run_dir
 
 
@@ -49,3 +50,9 @@ def liu_smoke_run(tmp_path_factory, gong_cache_dir):
 def bi_smoke_run(tmp_path_factory, gong_cache_dir):
     """The four Table 2 rows we run (three trainings)."""
     return _smoke_run("bi_cascaded_resnet", tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def unet_baseline_smoke_run(tmp_path_factory, gong_cache_dir):
+    """The sixth method: one U-Net."""
+    return _smoke_run("unet_baseline", tmp_path_factory)

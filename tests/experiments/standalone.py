@@ -64,7 +64,7 @@ def assert_onnx_matches_keras(run_dir: Path, shared_data: Path, out_dir: Path, t
     manifest = json.loads((out_dir / "export.json").read_text())
     spec, cfg = load_run(run_dir)
     assert manifest["variant"] == spec.default_variant
-    networks = predictor_networks(spec.predictor(run_dir, cfg, spec.default_variant))
+    networks = predictor_networks(spec.predictor(spec.context(cfg, run_dir), spec.default_variant))
     assert set(manifest["networks"]) == set(networks)
     diffs = {}
     for name, model in networks.items():
@@ -91,7 +91,7 @@ def assert_savedmodel_matches_keras(run_dir: Path, shared_data: Path, out_dir: P
     assert main(["export", "--run", str(run_dir), "--format", "savedmodel", "--output", str(out_dir)]) == 0
     manifest = json.loads((out_dir / "export.json").read_text())
     spec, cfg = load_run(run_dir)
-    networks = predictor_networks(spec.predictor(run_dir, cfg, spec.default_variant))
+    networks = predictor_networks(spec.predictor(spec.context(cfg, run_dir), spec.default_variant))
     assert set(manifest["networks"]) == set(networks)
     diffs = {}
     for name, model in networks.items():

@@ -1,5 +1,5 @@
 """Bi's networks without training: the paper-profile ResNet-38 against Table 1 row by row, the cascade's
-inputs, the VGG-FCN baseline, the multi-scale sizes, the hole filling, the SGD recipe and `--weights`."""
+inputs, the VGG-FCN baseline, the multi-scale sizes, the hole filling, the SGD recipe and `--set weights=FILE`."""
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,7 +14,6 @@ from liverseg.errors import InputError
 from experiments.bi_cascaded_resnet.config import get_config
 from experiments.bi_cascaded_resnet.model import LEVEL1, LEVEL2, build_cascade, build_resnet, build_vgg_fcn
 from experiments.bi_cascaded_resnet.predict import BiPredictor, fill_holes, pad_to_grid
-from experiments.bi_cascaded_resnet.reproduce import weights_as_set
 from experiments.bi_cascaded_resnet.stages import stages, with_weights
 
 # Table 1: (level, output size, conv widths, units, first unit's stride, dilations first unit / others)
@@ -160,9 +159,6 @@ def test_weights_option(tmp_path):
         np.testing.assert_array_equal(a, b)
     with pytest.raises(InputError, match="missing.weights.h5"):
         with_weights(build_resnet(cfg), str(tmp_path / "missing.weights.h5"))
-    assert weights_as_set(["--profile", "cpu", "--weights", "a.weights.h5"]) == \
-        ["--profile", "cpu", "--set=weights=a.weights.h5"]
-    assert weights_as_set(["--weights=b.weights.h5"]) == ["--set=weights=b.weights.h5"]
 
 
 def test_bilinear_upsampling_equals_opencv():

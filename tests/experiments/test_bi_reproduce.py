@@ -92,3 +92,9 @@ def test_onnx_export_matches_keras_on_a_real_slice(bi_smoke_run, shared_data, tm
 @pytest.mark.realdata
 def test_savedmodel_export_matches_keras_on_a_real_slice(bi_smoke_run, shared_data, tmp_path):
     assert_savedmodel_matches_keras(bi_smoke_run, shared_data, tmp_path / "savedmodel")
+
+
+def test_smoke_run_keeps_the_contract_of_every_method(bi_smoke_run):
+    from tests.experiments.contract import assert_paper_contract
+
+    assert_paper_contract(PAPER, bi_smoke_run)

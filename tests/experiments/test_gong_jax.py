@@ -26,7 +26,7 @@ def _jax_env(cache_dir) -> dict:
 
 def test_gong_smoke_one_epoch_under_jax_then_predict(tmp_path, gong_cache_dir):
     run = tmp_path / "jax-run"
-    cmd = [sys.executable, "-m", "experiments.gong.reproduce", "--profile", "smoke", "--run-dir", str(run),
+    cmd = [sys.executable, "-m", "liverseg", "reproduce", "gong", "--profile", "smoke", "--run-dir", str(run),
            *gong_short(1)]
     result = subprocess.run(cmd, cwd=REPO, env=_jax_env(gong_cache_dir), capture_output=True, text=True,
                             timeout=900)

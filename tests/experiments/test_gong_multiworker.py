@@ -38,7 +38,7 @@ def test_gong_smoke_multiworker_two_epochs_same_weights_one_run_directory(tmp_pa
     phantom_dir(get_config("smoke").phantom)  # made once here, not raced by the two workers
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     runs, run = tmp_path / "runs", tmp_path / "runs" / "gong-mw"
-    cmd = [sys.executable, "-m", "experiments.gong.reproduce", "--profile", "smoke", "--run-dir", str(run),
+    cmd = [sys.executable, "-m", "liverseg", "reproduce", "gong", "--profile", "smoke", "--run-dir", str(run),
            *gong_short(2)]
     procs = []
     for index in range(2):

@@ -13,7 +13,7 @@ import pytest
 
 from liverseg.io.atomic import read_json
 
-from experiments.gong.reproduce import main
+from liverseg.runner.run import reproduce
 from experiments.gong.spec import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
@@ -60,7 +60,7 @@ def test_regression_check_guards_the_stored_scores(gong_smoke_run):
 
 
 def test_rerun_skips_finished_stages(gong_smoke_run, capsys):
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(gong_smoke_run)]) == 0
+    assert reproduce(PAPER, ["--profile", "smoke", "--seed", "0", "--run-dir", str(gong_smoke_run)]) == 0
     out = capsys.readouterr().out
     for stage in ("coarse", "fine", "fine_whole"):
         assert f"skipping {stage}: already done" in out
@@ -80,7 +80,7 @@ def test_resumed_inference_keeps_the_records_of_finished_cases(gong_smoke_run, t
     next(crop.glob(f"segmentation-{first.rsplit('-', 1)[-1]}.nii.gz")).unlink()
     shutil.rmtree(run / "evaluation")
     (run / "done.json").unlink()
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(run)]) == 0
+    assert reproduce(PAPER, ["--profile", "smoke", "--seed", "0", "--run-dir", str(run)]) == 0
     after = read_json(crop / "records.json")
     assert set(after) == set(before)
     for case in rest:
@@ -89,7 +89,7 @@ def test_resumed_inference_keeps_the_records_of_finished_cases(gong_smoke_run, t
 
 
 def test_dry_run_trains_nothing(tmp_path, capsys, gong_cache_dir):
-    assert main(["--profile", "smoke", "--dry-run", "--run-dir", str(tmp_path / "dry")]) == 0
+    assert reproduce(PAPER, ["--profile", "smoke", "--dry-run", "--run-dir", str(tmp_path / "dry")]) == 0
     out = capsys.readouterr().out
     assert "fine_stem_conv" in out and "dry run" in out
     assert not (tmp_path / "dry").exists()
@@ -139,7 +139,7 @@ def test_kill_9_mid_stage_then_same_command_resumes(tmp_path, gong_cache_dir):
     import time
 
     run = tmp_path / "killed"
-    cmd = [sys.executable, "-m", "experiments.gong.reproduce", "--profile", "smoke", "--run-dir", str(run),
+    cmd = [sys.executable, "-m", "liverseg", "reproduce", "gong", "--profile", "smoke", "--run-dir", str(run),
            *gong_short(4, coarse=2)]
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="", TF_CPP_MIN_LOG_LEVEL="3", LIVERSEG_CACHE_DIR=str(gong_cache_dir))
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -180,3 +180,9 @@ def test_the_run_records_itself(gong_smoke_run):
     assert "## Volume scores per variant" in report and "| crop | tumour |" in report and "ASSD (mm)" in report
     assert "## Run" in report and "- Command: `" in report and "- Hardware: " in report
     assert "| coarse |" in report and "| all stages |" in report
+
+
+def test_smoke_run_keeps_the_contract_of_every_method(gong_smoke_run):
+    from tests.experiments.contract import assert_paper_contract
+
+    assert_paper_contract(PAPER, gong_smoke_run)

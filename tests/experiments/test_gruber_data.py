@@ -1,6 +1,8 @@
 """Gruber's patient split (3.1, by patient), the slice caps, and the label rules of 2.1 / 2.3."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -9,8 +11,13 @@ from liverseg.data.sampling import cap_slices
 from liverseg.errors import OptionError
 
 from experiments.gruber.config import get_config
-from experiments.gruber.data import choose_split
+from experiments.gruber.spec import PAPER
 from experiments.gruber.predict import chain_labels, onestep_labels
+
+
+def choose_split(table, cfg, seed):
+    """The paper's split hook (the runner's default policy) on `table` with `seed`."""
+    return PAPER.split(PAPER.context(replace(cfg, seed=seed)), table)
 
 
 def _table(n: int, with_tumour: int) -> pd.DataFrame:

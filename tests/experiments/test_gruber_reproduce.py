@@ -12,7 +12,7 @@ import pytest
 
 from liverseg.io.atomic import read_json
 
-from experiments.gruber.reproduce import main
+from liverseg.runner.run import reproduce
 from experiments.gruber.spec import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
@@ -68,7 +68,7 @@ def test_regression_check_guards_the_stored_scores(gruber_smoke_run):
 
 
 def test_rerun_skips_finished_stages(gruber_smoke_run, capsys):
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(gruber_smoke_run)]) == 0
+    assert reproduce(PAPER, ["--profile", "smoke", "--seed", "0", "--run-dir", str(gruber_smoke_run)]) == 0
     out = capsys.readouterr().out
     for stage in STAGES:
         assert f"skipping {stage}: already done" in out
@@ -99,3 +99,9 @@ def test_checkpoints_load_with_only_keras_and_liverseg(gruber_smoke_run):
 @pytest.mark.realdata
 def test_onnx_export_matches_keras_on_a_real_slice(gruber_smoke_run, shared_data, tmp_path):
     assert_onnx_matches_keras(gruber_smoke_run, shared_data, tmp_path / "onnx")
+
+
+def test_smoke_run_keeps_the_contract_of_every_method(gruber_smoke_run):
+    from tests.experiments.contract import assert_paper_contract
+
+    assert_paper_contract(PAPER, gruber_smoke_run)

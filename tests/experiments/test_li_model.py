@@ -14,10 +14,15 @@ from liverseg.errors import OptionError
 from liverseg.nn.deep_supervision import DeepSupervisionLoss
 
 from experiments.li_dalunet.config import TABLE_ORDER, get_config
-from experiments.li_dalunet.data import choose_split
+from experiments.li_dalunet.spec import PAPER
 from experiments.li_dalunet.model import UNET_CORE, build_unet_tile, build_variant
 from experiments.li_dalunet.predict import LiPredictor
 from experiments.li_dalunet.stages import loss, stages
+
+
+def choose_split(table, cfg, seed):
+    """The paper's split hook (the runner's default policy) on `table` with `seed`."""
+    return PAPER.split(PAPER.context(replace(cfg, seed=seed)), table)
 
 
 def tiny(size=32, depth=2, filters=4):
@@ -115,13 +120,13 @@ def test_mixed_float16_on_a_512_batch_has_no_nan(variant):
 
 @pytest.mark.parametrize("variant", TABLE_ORDER)
 def test_keras_round_trip_in_safe_mode(tmp_path, variant):
-    from experiments.li_dalunet.predict import load_variant
+    from liverseg.io.checkpoints import load_model
 
     cfg = tiny(size=32)
     model = build_variant(cfg, variant)
     (tmp_path / variant).mkdir()
     model.save(tmp_path / variant / "best.keras")
-    loaded = load_variant(tmp_path, variant)
+    loaded = load_model(tmp_path / variant / "best.keras")
     x = np.random.default_rng(1).random((2, 32, 32, 1), dtype=np.float32)
     np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)
 

@@ -13,7 +13,7 @@ from liverseg.io.atomic import read_json
 from liverseg.runner.expected import compare
 
 from experiments.li_dalunet.config import TABLE_ORDER
-from experiments.li_dalunet.reproduce import main
+from liverseg.runner.run import reproduce
 from experiments.li_dalunet.spec import PAPER
 from tests.experiments.regression import assert_guarded, raised
 from tests.experiments.notebooks import check_inspection_notebook
@@ -56,7 +56,7 @@ def test_regression_check_guards_liver_and_tumour(li_smoke_run):
 
 
 def test_rerun_skips_finished_stages(li_smoke_run, capsys):
-    assert main(["--profile", "smoke", "--seed", "0", "--run-dir", str(li_smoke_run)]) == 0
+    assert reproduce(PAPER, ["--profile", "smoke", "--seed", "0", "--run-dir", str(li_smoke_run)]) == 0
     out = capsys.readouterr().out
     for stage in TABLE_ORDER:
         assert f"skipping {stage}: already done" in out
@@ -107,3 +107,9 @@ def test_checkpoints_load_with_only_keras_and_liverseg(li_smoke_run):
 @pytest.mark.realdata
 def test_onnx_export_matches_keras_on_a_real_slice(li_smoke_run, shared_data, tmp_path):
     assert_onnx_matches_keras(li_smoke_run, shared_data, tmp_path / "onnx")
+
+
+def test_smoke_run_keeps_the_contract_of_every_method(li_smoke_run):
+    from tests.experiments.contract import assert_paper_contract
+
+    assert_paper_contract(PAPER, li_smoke_run)

@@ -131,7 +131,7 @@ def test_all_components_variants_keep_every_component_and_load_their_stage(tmp_p
     largest = LiuPredictor(cfg, None, "crunet_d").labels(probs)
     assert keep[1, 6, 6] == 1 and largest[1, 6, 6] == 0 and keep.sum() == largest.sum() + 1
     assert {"crunet_b_all_components", "crunet_d_all_components"} <= set(VARIANTS)
-    assert PAPER.variant_stages(cfg, "crunet_d_all_components") == ("crunet_d",)
+    assert PAPER.variant_stages(PAPER.context(cfg), "crunet_d_all_components") == ("crunet_d",)
     assert variant_stage("crunet_b_all_components") == "crunet_b" and variant_stage("runet") == "runet"
 
 

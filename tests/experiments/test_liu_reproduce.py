@@ -79,3 +79,9 @@ def test_checkpoints_load_with_only_keras_and_liverseg(liu_smoke_run):
 @pytest.mark.realdata
 def test_onnx_export_matches_keras_on_a_real_slice(liu_smoke_run, shared_data, tmp_path):
     assert_onnx_matches_keras(liu_smoke_run, shared_data, tmp_path / "onnx")
+
+
+def test_smoke_run_keeps_the_contract_of_every_method(liu_smoke_run):
+    from tests.experiments.contract import assert_paper_contract
+
+    assert_paper_contract(PAPER, liu_smoke_run)

@@ -10,7 +10,7 @@ import pytest
 
 from liverseg.io.volumes import volume_from_array
 
-from experiments.gong.cascade import GongCascade
+from experiments.gong.predict import GongCascade
 from experiments.gong.config import get_config
 
 S, Z, CROP = 64, 4, 32

@@ -93,7 +93,3 @@ class GongCascade:
 
         return Prediction(out.labels, {"crop_boxes": boxes} if self.variant == "crop" else {},
                           probabilities=probabilities, channels=("liver", "tumour"))
-
-
-def predictor(run_dir, cfg: GongConfig, variant: str) -> GongCascade:
-    return GongCascade.from_run(run_dir, cfg, variant)

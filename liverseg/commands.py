@@ -1,6 +1,6 @@
 """What every command-line entry shares: one-line usage errors, one-line user errors, quiet TensorFlow start-up.
 
-Stand-alone commands (`python -m data_prep.phantom`, `python -m experiments.<paper>.reproduce`)
+Stand-alone commands (`python -m data_prep.phantom`, `python -m liverseg reproduce <paper>`)
 and the `liverseg` console script both go through `run_command` / `invoke`: a `LiversegError`
 becomes one line on stderr and exit status 2, Ctrl-C exit status 130.
 """
