@@ -9,6 +9,7 @@ class Bi(Paper):
     name = "bi_cascaded_resnet"
     title = paper.TITLE
     config_class = BiConfig
+    get_config = staticmethod(get_config)
     # 2.1: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = VARIANTS  # "cascade_ms" first: the default variant
     claimed = paper.CLAIMED
@@ -19,9 +20,6 @@ class Bi(Paper):
     predictor_class = predict.BiPredictor
     our_rows, notes = staticmethod(paper.our_rows), staticmethod(paper.notes)
     extra_evaluation = staticmethod(figures.extra_evaluation)
-
-    def get_config(self, profile):
-        return get_config(profile)
 
     def stages(self, ctx):
         return stages.stages(ctx.cfg)

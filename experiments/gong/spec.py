@@ -9,14 +9,12 @@ class Gong(Paper):
     name = "gong"
     title = paper.TITLE
     config_class = GongConfig
+    get_config = staticmethod(get_config)
     # 3: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = tuple(predict.VARIANTS)  # "crop" (the method) first: the default variant
     claimed = paper.CLAIMED
     paper_rows = tuple(paper.PAPER_ROWS)
     our_rows, notes = staticmethod(paper.our_rows), staticmethod(paper.notes)
-
-    def get_config(self, profile):
-        return get_config(profile)
 
     def stages(self, ctx):
         return stages.stages(ctx.cfg)

@@ -9,6 +9,7 @@ class Gruber(Paper):
     name = "gruber"
     title = paper.TITLE
     config_class = GruberConfig
+    get_config = staticmethod(get_config)
     # 3.1: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = predict.VARIANTS  # "sequential" first: the default variant
     claimed = paper.CLAIMED
@@ -20,9 +21,6 @@ class Gruber(Paper):
     # stratified by tumour presence so that validation and test hold tumour slices
     our_rows, notes = staticmethod(paper.our_rows), staticmethod(paper.notes)
     calibrate, extra_evaluation = staticmethod(slices.calibrate), staticmethod(slices.extra_evaluation)
-
-    def get_config(self, profile):
-        return get_config(profile)
 
     def stages(self, ctx):
         return stages.stages(ctx.cfg)

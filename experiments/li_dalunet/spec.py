@@ -9,6 +9,7 @@ class Li(Paper):
     name = "li_dalunet"
     title = paper.TITLE
     config_class = LiConfig
+    get_config = staticmethod(get_config)
     # III-A: 3D-IRCADb-01. LiTS (and MSD Task03_Liver, LiTS repackaged) holds those 20 patients too.
     datasets = ("phantom", "ircadb", "lits", "msd")
     variants = VARIANTS  # "dalunet" first: the default variant
@@ -20,9 +21,6 @@ class Li(Paper):
     predictor_class = predict.LiPredictor
     # split: the default, III-A gives none. CHOICE: `cfg.val_patients` / `cfg.test_patients` patients
     # (3 / 3 of 20: 14 / 3 / 3), seeded, stratified by tumour presence
-
-    def get_config(self, profile):
-        return get_config(profile)
 
     def stages(self, ctx):
         return stages.stages(ctx.cfg)

@@ -9,6 +9,7 @@ class Liu(Paper):
     name = "liu_crunet"
     title = paper.TITLE
     config_class = LiuConfig
+    get_config = staticmethod(get_config)
     # III-A: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = VARIANTS  # "crunet_d" first: the default variant
     claimed = paper.CLAIMED
@@ -19,9 +20,6 @@ class Liu(Paper):
     predictor_class = predict.LiuPredictor
     our_rows, notes = staticmethod(paper.our_rows), staticmethod(paper.notes)
     extra_evaluation = staticmethod(figures.extra_evaluation)
-
-    def get_config(self, profile):
-        return get_config(profile)
 
     def stages(self, ctx):
         return stages.stages(ctx.cfg)

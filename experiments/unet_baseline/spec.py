@@ -18,9 +18,7 @@ class Baseline(Paper):
     config_class = BaselineConfig
     variants = ("unet",)
     predictor_class = SlicePredictor
-
-    def get_config(self, profile):
-        return get_config(profile)
+    get_config = staticmethod(get_config)
 
     def stages(self, ctx):
         return [self.stage(ctx, "unet", lambda: build_model(ctx.cfg))]
