@@ -212,7 +212,7 @@ def jobs(papers: list[str], profile: str, policies: list[str]) -> list[Job]:
 
     out = []
     for paper in papers:
-        spec = importlib.import_module(f"experiments.{paper}.spec").PAPER
+        spec = importlib.import_module(f"experiments.{paper}.paper").PAPER
         cfg = spec.get_config(profile)
         out += [Job(paper, cfg, stage, policy) for stage in spec.stages(spec.context(cfg)) for policy in policies]
     return out

@@ -110,7 +110,7 @@ def gib(n) -> str:
 def _spec(paper: str):
     import importlib
 
-    return importlib.import_module(f"experiments.{paper}.spec").PAPER
+    return importlib.import_module(f"experiments.{paper}.paper").PAPER
 
 
 def _stage_names(spec, cfg, which: str) -> list[str]:
@@ -185,6 +185,8 @@ def child_predict(args) -> dict:
 
     import keras
 
+    from liverseg.io.run_layout import RunDir
+
     spec = _spec(args.paper)
     cfg = spec.get_config(args.profile)
     variant = spec.default_variant
@@ -198,8 +200,9 @@ def child_predict(args) -> dict:
             keras.backend.clear_session()
             keras.utils.set_random_seed(0)
             model = stages[name].build_model()
-            (Path(run_dir) / name).mkdir()
-            model.save(Path(run_dir) / name / "best.keras")
+            best = RunDir(run_dir).checkpoint(name)
+            best.parent.mkdir()
+            model.save(best)
             del model
         keras.backend.clear_session()
         predictor = spec.predictor(spec.context(cfg, run_dir), variant)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from data_prep.lits import CaseSource, require_dir
+from data_prep.case_source import CaseSource, require_dir
 from liverseg.errors import InputError
 
 MAX_DEPTH = 3  # input, patients, patients' parents: 3Dircadb1/3Dircadb1.N/PATIENT_DICOM

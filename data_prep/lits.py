@@ -13,33 +13,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import NamedTuple
 
+from data_prep.case_source import CaseSource, require_dir
 from liverseg.errors import InputError
 from liverseg.io.naming import index_by_case_number
 
 LITS_VOLUME = re.compile(r"^volume-(\d+)\.nii(\.gz)?$")
 LITS_SEGMENTATION = re.compile(r"^segmentation-(\d+)\.nii(\.gz)?$")
 MSD_CASE = re.compile(r"^liver_(\d+)\.nii(\.gz)?$")
-
-
-class CaseSource(NamedTuple):
-    """Where one case's files are: `reader` "nifti" (image + label files) or "ircadb" (patient folder)."""
-
-    case_id: str
-    patient_id: str
-    image: Path
-    label: Path
-    reader: str = "nifti"
-
-
-def require_dir(input_dir) -> Path:
-    path = Path(input_dir)
-    if not path.exists():
-        raise InputError(path, "input folder not found")
-    if not path.is_dir():
-        raise InputError(path, "input is not a folder")
-    return path
 
 
 def _visible_files(root: Path, recursive: bool = True):

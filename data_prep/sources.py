@@ -13,7 +13,8 @@ import nibabel as nib
 import numpy as np
 
 from data_prep.ircadb import discover_ircadb
-from data_prep.lits import CaseSource, discover_lits, discover_msd
+from data_prep.case_source import CaseSource
+from data_prep.lits import discover_lits, discover_msd
 from liverseg.errors import InputError, OptionError
 from liverseg.io.volumes import NIFTI_LOAD_ERRORS, SPACING_RTOL, format_mm
 

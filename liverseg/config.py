@@ -189,6 +189,9 @@ class RunConfig:
     data_dir: str = ""  # source folder of a real dataset ("" = the phantom)
     # wall clock of the profile on 2 CPU cores without AVX-512 (0 = not meant for a CPU)
     expected_minutes: float = 0.0
+    # K >= 2: `reproduce` cross-validates by patient, one run per fold (`liverseg.runner.folds`; `--folds K`
+    # sets it); 0: one run on the paper's split
+    folds: int = 0
 
 
 def profile_getter(paper, cpu, smoke):

@@ -1,12 +1,12 @@
 """Which papers exist: found by convention, the library never imports them by name.
 
-A method of this project is a package `experiments/<name>/` whose `spec.py` defines `PAPER`, an
+A method of this project is a package `experiments/<name>/` whose `paper.py` defines `PAPER`, an
 instance of `liverseg.runner.paper.Paper`: adding the folder is all it takes. A method in another
 installed package declares an entry point in the `liverseg.papers` group instead::
 
     [options.entry_points]
     liverseg.papers =
-        my_unet = my_package.spec:PAPER
+        my_unet = my_package.paper:PAPER
 
 `paper(name)` loads it on first use; `papers()` lists the names. A spec can also be added at run
 time with `register(spec)` (tests).
@@ -30,22 +30,22 @@ def register(spec) -> None:
 
 
 class _Conventional:
-    """`experiments.<name>.spec:PAPER`, loaded like an entry point."""
+    """`experiments.<name>.paper:PAPER`, loaded like an entry point."""
 
     def __init__(self, name: str):
         self.name = name
 
     def load(self):
-        return importlib.import_module(f"experiments.{self.name}.spec").PAPER
+        return importlib.import_module(f"experiments.{self.name}.paper").PAPER
 
 
 def _conventional() -> dict:
-    """The packages `experiments/<name>/` that hold a `spec.py`."""
+    """The packages `experiments/<name>/` that hold a `paper.py`."""
     found = importlib.util.find_spec("experiments")
     if found is None or not found.submodule_search_locations:
         return {}
     return {p.parent.name: _Conventional(p.parent.name) for root in found.submodule_search_locations
-            for p in sorted(Path(root).glob("*/spec.py")) if not p.parent.name.startswith(("_", "."))}
+            for p in sorted(Path(root).glob("*/paper.py")) if not p.parent.name.startswith(("_", "."))}
 
 
 def _entry_points() -> dict:
@@ -58,13 +58,13 @@ def papers() -> list[str]:
 
 
 def installed() -> list[str]:
-    """Names of the papers found on disk (the project's `experiments/<name>/spec.py`, an installed
+    """Names of the papers found on disk (the project's `experiments/<name>/paper.py`, an installed
     package's entry point), sorted; a spec added with `register` alone is not among them."""
     return sorted(_entry_points())
 
 
 def paper(name: str):
-    """The `PaperSpec` of `name`; OptionError naming the known papers when there is none."""
+    """The `Paper` of `name`; OptionError naming the known papers when there is none."""
     if name not in _registered:
         found = _entry_points().get(name)
         if found is None:

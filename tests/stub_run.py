@@ -11,7 +11,8 @@ import numpy as np
 from liverseg.config import RunConfig
 from liverseg.registry import register
 from liverseg.runner.paper import Paper
-from liverseg.runner.spec import Prediction, Stage
+from liverseg.infer.prediction import Prediction
+from liverseg.runner.stage import Stage
 
 NAME = "stub_threshold"
 

@@ -78,7 +78,7 @@ def test_cli_refuses_more_folds_than_patients_in_one_line_before_writing(tmp_pat
 
 
 def test_the_default_phantom_compare_tests_at_least_ten_cases():
-    from liverseg.runner.compare import CompareOptions, paper_configs, resolve_options
+    from liverseg.compare.runs import CompareOptions, paper_configs, resolve_options
 
     options = resolve_options(CompareOptions(out=Path("x"), papers=("gong", "li_dalunet")))
     configs = paper_configs(options)
@@ -106,12 +106,12 @@ def _fixed_predictions(spec, cfg, split, run_dir, variant, shared_cache=None):
     from liverseg.io.atomic import atomic_write_json
     from liverseg.io.volumes import write_label_volume
     from liverseg.runner import data as run_data
-    from liverseg.runner.compare import _link_cache
+    from liverseg.io.run_layout import RunDir
     from liverseg.runner.predictions import evaluate_variant, prediction_path
     from liverseg.runner.run_dir import write_config
 
     run_data.prepare_cache(spec.name, cfg, shared_cache)
-    _link_cache(run_dir, shared_cache / "cache")
+    run_data.link_cache(RunDir(run_dir).cache, RunDir(shared_cache).cache)
     write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
     atomic_write_json(run_dir / "split.json", split)
@@ -134,9 +134,9 @@ def _fixed_predictions(spec, cfg, split, run_dir, variant, shared_cache=None):
 
 @pytest.fixture(scope="module")
 def fold_comparison(tmp_path_factory):
-    import liverseg.runner.compare as compare_module
-    import liverseg.runner.compare_report as report_module
-    from liverseg.runner.compare import CompareOptions
+    import liverseg.compare.runs as compare_module
+    import liverseg.compare.report as report_module
+    from liverseg.compare.runs import CompareOptions
 
     root = tmp_path_factory.mktemp("folds")
     patch = pytest.MonkeyPatch()
@@ -210,7 +210,7 @@ def test_report_reads_the_statistics_in_words_and_draws_them(fold_comparison):
 
 @pytest.mark.process
 def test_a_second_call_reuses_every_fold_run_and_other_folds_are_refused(fold_comparison):
-    import liverseg.runner.compare as compare_module
+    import liverseg.compare.runs as compare_module
     from dataclasses import replace
 
     options, _, _ = fold_comparison

@@ -35,7 +35,7 @@ def _run(code: str, timeout: int) -> subprocess.CompletedProcess:
 
 
 def _stage_names(paper: str) -> list[str]:
-    spec = importlib.import_module(f"experiments.{paper}.spec").PAPER
+    spec = importlib.import_module(f"experiments.{paper}.paper").PAPER
     return [stage.name for stage in spec.stages(spec.context(spec.get_config("smoke")))]
 
 
@@ -81,7 +81,7 @@ def test_imports_no_tensorflow_under_jax(tmp_path):
             "import liverseg.infer.predict, liverseg.train.optimizers  # imported by the measurements\n"
             "loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'tensorflow')\n"
             "assert not loaded, loaded\n"
-            "assert 'keras' in sys.modules and 'experiments.bi_cascaded_resnet.spec' in sys.modules\n")
+            "assert 'keras' in sys.modules and 'experiments.bi_cascaded_resnet.paper' in sys.modules\n")
     result = _run(code, timeout=300)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     data = json.loads(out.read_text())

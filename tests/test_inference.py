@@ -232,7 +232,7 @@ class _Cfg:
 
 
 def test_slice_predictor_places_every_voxel_canonically_in_chunks(identity):
-    from liverseg.runner.slice_predictor import SlicePredictor
+    from liverseg.infer.slice_predictor import SlicePredictor
 
     x, y, z = 6, 6, 7
     vol = FakeVolume(np.arange(x * y * z, dtype=np.float32).reshape(x, y, z) * (100.0 / (x * y * z)))
@@ -242,7 +242,7 @@ def test_slice_predictor_places_every_voxel_canonically_in_chunks(identity):
 
 
 def test_slice_predictor_feeds_the_training_context_across_chunk_borders():
-    from liverseg.runner.slice_predictor import SlicePredictor
+    from liverseg.infer.slice_predictor import SlicePredictor
 
     # 3 context channels -> output = previous slice (channel 0) + 10 * next slice (channel 2)
     model = _conv_model(np.array([1.0, 0.0, 10.0]).reshape(1, 1, 3, 1), None, "neighbours")

@@ -160,3 +160,17 @@ def test_rank_stability_counts_ranks_over_resamples():
     for freq in rank_stability(table().pivot(index="case", columns="method", values="liver_dice"), True,
                                n_resamples=300)["frequency"].values():
         assert sum(freq) == pytest.approx(1.0)
+
+
+def test_the_reading_aid_names_the_direction_of_every_interval_it_quotes():
+    from liverseg.compare.report import reading_aid
+
+    pair = {"a": "bi", "b": "gong", "n": 10, "mean_difference": -0.06, "ci_low": -0.07, "ci_high": -0.05,
+            "sd_difference": 0.01, "p": 0.002, "p_holm": 0.03, "significant": True, "better": "gong",
+            "cases_needed": 3.0, "note": ""}
+    statistics = {"alpha": 0.05, "power": 0.8, "rank_resamples": 10, "metrics": {"liver_dice": {
+        "label": "liver Dice per case", "per_method": {"bi": {}, "gong": {}}, "pairs": [pair], "ranks": {},
+        "absent": []}}}
+    text = "\n".join(reading_aid(statistics))
+    # gong is the better one; the interval quoted is that of bi - gong, named so, with its negative bounds
+    assert "gong better than bi by 0.06 (95 % CI of bi - gong [-0.07, -0.05]" in text

@@ -60,7 +60,7 @@ def test_variant_stages_default_and_the_variant_check():
 
 def test_expected_scores_sit_beside_the_class_and_every_method_is_found_by_its_folder():
     assert Toy().expected_path == Path(__file__).with_name("expected_scores.json")
-    folders = sorted(p.parent.name for p in (REPO / "experiments").glob("*/spec.py"))
+    folders = sorted(p.parent.name for p in (REPO / "experiments").glob("*/paper.py"))
     assert installed() == folders and "unet_baseline" in folders
     for name in folders:
         assert paper(name).expected_path == REPO / "experiments" / name / "expected_scores.json"

@@ -65,7 +65,7 @@ def test_one_paper_train_step_at_paper_size(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     (result,) = json.loads(out.read_text())["results"]
     (stage,) = result["stages"]
-    spec = importlib.import_module(f"experiments.{PAPER}.spec").PAPER
+    spec = importlib.import_module(f"experiments.{PAPER}.paper").PAPER
     cfg = spec.get_config("paper")
     assert stage["batch"] == cfg_batch(spec, cfg, stage["stage"])
     assert stage["input"][0][1:3] == [cfg.preprocess.size] * 2 == [512, 512]

@@ -78,7 +78,7 @@ def test_write_report(tmp_path):
     img = viz.plot_per_case_dice(pd.DataFrame({"case": ["0"], "liver_dice": [0.9]}), tmp_path / "figs" / "dice.png")
     paper = [{"method": "U-Net", "tumour dice per case": 0.622}, {"method": "Gong et al.", "tumour dice per case": 0.665}]
     ours = [{"method": "Gong et al. (cpu, phantom)", "tumour dice per case": 0.51234, "liver dice": float("nan")}]
-    path = report.write_report(tmp_path, title="Gong et al.", paper_rows=paper, our_rows=ours,
+    path = report.write_report(tmp_path / "report.md", title="Gong et al.", paper_rows=paper, our_rows=ours,
                                notes=["profile cpu", "dataset phantom"], images=[img])
     text = path.read_text(encoding="utf-8")
     assert path == tmp_path / "report.md" and text.startswith("# Gong et al.")
@@ -95,7 +95,7 @@ def test_write_report(tmp_path):
 def test_write_metrics_round_trip(tmp_path):
     metrics = {"dice": 0.123456789, "nan": float("nan"), "inf": np.inf, "n": np.int64(3),
                "nested": {"a": [np.float32(0.5), None, np.nan]}, "arr": np.array([1.0, 2.0])}
-    path = report.write_metrics(tmp_path, metrics)
+    path = report.write_metrics(tmp_path / "metrics.json", metrics)
     text = path.read_text()
     assert "NaN" not in text and "Infinity" not in text
     back = json.loads(text)

@@ -107,6 +107,7 @@ def test_read_history_one_row_per_epoch(tmp_path):
 
 
 def test_latest_unfinished_run_finds_the_interrupted_run_with_the_same_config(tmp_path):
+    from liverseg.io.run_layout import RunDir
     from liverseg.runner.run_dir import latest_unfinished_run
 
     cfg = {"lr": 0.1, "epochs": 3}
@@ -115,6 +116,6 @@ def test_latest_unfinished_run_finds_the_interrupted_run_with_the_same_config(tm
     other = create_run_dir("p", "cpu", tmp_path / "runs" / "p" / "cpu-20260101-000001")
     write_config(other, {"lr": 0.2, "epochs": 3}, "p", "cpu")
     assert latest_unfinished_run("p", "cpu", cfg, root=tmp_path / "runs") == old
-    (old / "report.md").write_text("done")
+    RunDir(old).done.write_text("{}")  # finished
     assert latest_unfinished_run("p", "cpu", cfg, root=tmp_path / "runs") is None
     assert latest_unfinished_run("p", "paper", cfg, root=tmp_path / "runs") is None

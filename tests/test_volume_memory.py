@@ -12,7 +12,7 @@ import numpy as np
 from liverseg.config import PreprocessConfig
 from liverseg.data.preprocess import preprocess_slices
 from liverseg.infer.predict import resize_probs
-from liverseg.runner.slice_predictor import SlicePredictor
+from liverseg.infer.slice_predictor import SlicePredictor
 
 
 def test_resize_probs_holds_no_transposed_copy_of_the_volume():

@@ -1,9 +1,13 @@
-"""Bi et al.'s Table 2 and our five rows beside it (liver and lesion Dice and Jaccard, LiTS measures)."""
+"""Bi et al. as the runner sees it: Table 2, our five rows beside it (liver and lesion Dice and Jaccard,
+LiTS measures), the split of 2.1, and the `Paper` (registered as `bi_cascaded_resnet`)."""
 from __future__ import annotations
 
 import math
 
-from experiments.bi_cascaded_resnet.config import TABLE_ORDER, VARIANT_TITLES
+from liverseg.runner.paper import Paper
+
+from experiments.bi_cascaded_resnet import figures, predict, stages
+from experiments.bi_cascaded_resnet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, BiConfig, get_config
 
 TITLE = "Bi, Kim, Kumar, Feng, Automatic Liver Lesion Detection using Cascaded Deep Residual Networks"
 
@@ -30,50 +34,88 @@ def jaccard_of_dice(dice: float) -> float:
     return dice / (2.0 - dice) if dice is not None and not math.isnan(dice) else math.nan
 
 
-def our_rows(ctx, summary: dict) -> list[dict]:
-    cfg, split = ctx.cfg, ctx.split
-    label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
-    rows = []
-    for variant in TABLE_ORDER:
-        if variant in NOT_RUN:
-            rows.append({"method": f"{label}: {VARIANT_TITLES[variant]} ({NOT_RUN[variant]})"})
-            continue
-        s = summary[variant]
-        slice_rows = summary.get("extra", {}).get("rows", {}).get(variant, {})
-        rows.append({
-            "method": f"{label}: {VARIANT_TITLES[variant]}",
-            "liver_dice": s["liver_dice_per_case"], "tumour_dice": s["tumour_dice_per_case"],
-            "liver_jaccard": s["liver_jaccard"], "tumour_jaccard": s["tumour_jaccard"],
-            "liver_dice_global": s["liver_dice_global"], "tumour_dice_global": s["tumour_dice_global"],
-            "liver_jaccard_global": jaccard_of_dice(s["liver_dice_global"]),
-            "tumour_jaccard_global": jaccard_of_dice(s["tumour_dice_global"]),
-            **{k: s.get(k) for k in ("liver_voe", "liver_rvd", "liver_assd", "liver_msd",
-                                     "tumour_voe", "tumour_rvd", "tumour_assd", "tumour_msd")},
-            **slice_rows,
-        })
-    return rows
+class Bi(Paper):
+    name = "bi_cascaded_resnet"
+    title = TITLE
+    config_class = BiConfig
+    get_config = staticmethod(get_config)
+    # 2.1: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
+    variants = VARIANTS  # "cascade_ms" first: the default variant
+    claimed = CLAIMED
+    paper_rows = tuple(PAPER_ROWS)
+    # the lesion's guard on the smoke profile is its slice specificity: a few dozen steps at 48 px learn
+    # no phantom lesion (lesion Dice 0 in every seed, a band that would reach zero); see README
+    expected_keys = ("liver_dice_per_case", "liver_dice_global", "tumour_free_slice_specificity")
+    predictor_class = predict.BiPredictor
+    extra_evaluation = staticmethod(figures.extra_evaluation)
+
+    def stages(self, ctx):
+        return stages.stages(ctx.cfg)
+
+    def split(self, ctx, table):
+        """2.1: LiTS' 131 training studies split by patient, 118 to train and 13 to score (seeded):
+        `cfg.test_patients` of the patients to test; CHOICE: `cfg.val_patients` of the rest for the
+        checkpoint monitor (the paper keeps the last epoch of its fixed schedule), not stratified."""
+        from liverseg.data.splits import split_patients
+
+        cfg, patients = ctx.cfg, list(table.case_id)
+        if len(patients) < self.min_patients_for_split:
+            return None
+        val_fraction = cfg.val_patients * (1.0 - cfg.test_patients)
+        parts = split_patients(patients, val_fraction=val_fraction, test_fraction=cfg.test_patients, seed=cfg.seed)
+        note = (f"{len(parts['train'])} / {len(parts['val'])} / {len(parts['test'])} patients (seed {cfg.seed}); "
+                "the paper: 118 train, 13 scored")
+        return {"train": parts["train"], "val": parts["val"], "test": parts["test"], "note": note}
+
+    def variant_stages(self, ctx, variant):
+        return (predict.STAGE_OF[variant],)
+
+    def our_rows(self, ctx, summary: dict) -> list[dict]:
+        cfg, split = ctx.cfg, ctx.split
+        label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
+        rows = []
+        for variant in TABLE_ORDER:
+            if variant in NOT_RUN:
+                rows.append({"method": f"{label}: {VARIANT_TITLES[variant]} ({NOT_RUN[variant]})"})
+                continue
+            s = summary[variant]
+            slice_rows = summary.get("extra", {}).get("rows", {}).get(variant, {})
+            rows.append({
+                "method": f"{label}: {VARIANT_TITLES[variant]}",
+                "liver_dice": s["liver_dice_per_case"], "tumour_dice": s["tumour_dice_per_case"],
+                "liver_jaccard": s["liver_jaccard"], "tumour_jaccard": s["tumour_jaccard"],
+                "liver_dice_global": s["liver_dice_global"], "tumour_dice_global": s["tumour_dice_global"],
+                "liver_jaccard_global": jaccard_of_dice(s["liver_dice_global"]),
+                "tumour_jaccard_global": jaccard_of_dice(s["tumour_dice_global"]),
+                **{k: s.get(k) for k in ("liver_voe", "liver_rvd", "liver_assd", "liver_msd",
+                                         "tumour_voe", "tumour_rvd", "tumour_assd", "tumour_msd")},
+                **slice_rows,
+            })
+        return rows
+
+    def notes(self, ctx) -> list[str]:
+        cfg, split = ctx.cfg, ctx.split
+        sizes = ", ".join(str(s) for s in cfg.test_sizes)
+        return [
+            "liver_dice / tumour_dice / *_jaccard = mean over the test volumes (Dice per case, the LiTS challenge's "
+            "figure; the paper does not say which of per case and global its Table 2 is); *_global pools the voxels "
+            "of all test volumes. The LiTS surface measures (ASSD, MSD in mm) and VOE / RVD are per case, averaged.",
+            "No ImageNet weights: every network starts from He initialisation (the paper fine-tunes ImageNet "
+            "ResNet-38 and VGG16 models); `--set weights=FILE` loads a user's ResNet-38 weights. Expect lower scores, "
+            "above all for the lesions and the VGG-FCN.",
+            "ResNet and both cascade rows give the liver (Y^v) and the lesion (Y^t) maps from one network: Table 1's "
+            "two output channels as two sigmoids. The cascade's second ResNet reads the slice and both maps of the "
+            "first (frozen) ResNet at training and test time (eq. 3).",
+            f"Multi-scale fusion: whole slices resized to {sizes} px, probabilities averaged (the paper: 512 .. 640 "
+            "on 512 px slices). Every row fills holes per axial slice; nothing else.",
+            "Cascaded ResNet (w 3D-CRF): not run. The fully connected 3D CRF of the paper (Kamnitsas et al.'s "
+            "DenseCRF3D) is on PyPI only as SimpleCRF 0.2.1.1, whose C++ extension does not compile against "
+            "NumPy 2 (NPY_IN_ARRAY is gone); pydensecrf has no PyPI release. The paper's row is shown; it lowered "
+            "the lesion Dice from 49.83 to 31.65 %.",
+            "tumour_free_slice_specificity = share of the test slices with liver and no lesion on which no lesion "
+            "is predicted (false positives of the lesion channel).",
+            f"Split: {split.get('note', '')}. The paper trains on 118 LiTS studies and scores 13.",
+        ]
 
 
-def notes(ctx) -> list[str]:
-    cfg, split = ctx.cfg, ctx.split
-    sizes = ", ".join(str(s) for s in cfg.test_sizes)
-    return [
-        "liver_dice / tumour_dice / *_jaccard = mean over the test volumes (Dice per case, the LiTS challenge's "
-        "figure; the paper does not say which of per case and global its Table 2 is); *_global pools the voxels "
-        "of all test volumes. The LiTS surface measures (ASSD, MSD in mm) and VOE / RVD are per case, averaged.",
-        "No ImageNet weights: every network starts from He initialisation (the paper fine-tunes ImageNet "
-        "ResNet-38 and VGG16 models); `--set weights=FILE` loads a user's ResNet-38 weights. Expect lower scores, "
-        "above all for the lesions and the VGG-FCN.",
-        "ResNet and both cascade rows give the liver (Y^v) and the lesion (Y^t) maps from one network: Table 1's "
-        "two output channels as two sigmoids. The cascade's second ResNet reads the slice and both maps of the "
-        "first (frozen) ResNet at training and test time (eq. 3).",
-        f"Multi-scale fusion: whole slices resized to {sizes} px, probabilities averaged (the paper: 512 .. 640 "
-        "on 512 px slices). Every row fills holes per axial slice; nothing else.",
-        "Cascaded ResNet (w 3D-CRF): not run. The fully connected 3D CRF of the paper (Kamnitsas et al.'s "
-        "DenseCRF3D) is on PyPI only as SimpleCRF 0.2.1.1, whose C++ extension does not compile against "
-        "NumPy 2 (NPY_IN_ARRAY is gone); pydensecrf has no PyPI release. The paper's row is shown; it lowered "
-        "the lesion Dice from 49.83 to 31.65 %.",
-        "tumour_free_slice_specificity = share of the test slices with liver and no lesion on which no lesion "
-        "is predicted (false positives of the lesion channel).",
-        f"Split: {split.get('note', '')}. The paper trains on 118 LiTS studies and scores 13.",
-    ]
+PAPER = Bi()

@@ -12,7 +12,7 @@ import numpy as np
 
 from liverseg.infer.postprocess import fill_holes_per_slice
 from liverseg.infer.predict import labels_from_probs, multiscale_predict, predict_slices
-from liverseg.runner.slice_predictor import SlicePredictor, network_input
+from liverseg.infer.slice_predictor import SlicePredictor, network_input
 
 STAGE_OF = {"vgg_fcn": "vgg_fcn", "resnet": "resnet", "cascade": "cascade", "cascade_ms": "cascade"}
 GRID = {"vgg_fcn": 32, "resnet": 8, "cascade": 8, "cascade_ms": 8}  # output strides of the networks

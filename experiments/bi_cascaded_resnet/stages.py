@@ -8,7 +8,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from liverseg.errors import InputError
-from liverseg.runner.spec import Stage
+from liverseg.runner.stage import Stage, training_stage
 
 from experiments.bi_cascaded_resnet.config import BiConfig
 from experiments.bi_cascaded_resnet.model import LEVEL1, LEVEL2, build_cascade, build_resnet, build_vgg_fcn
@@ -29,12 +29,8 @@ def with_weights(model, path: str, part: str = ""):
 
 
 def _stage(cfg: BiConfig, name: str, build, data=None, train=None, init_from=None) -> Stage:
-    from liverseg.nn.objectives import make_loss, make_metrics
-
-    outputs, train = cfg.net.outputs, train or cfg.train
-    return Stage(name=name, build_model=build, sources=(data or cfg.data,), train=train,
-                 loss=lambda: make_loss(train.loss), metrics=lambda: make_metrics(train.metrics, outputs),
-                 augment=cfg.augment, init_from=init_from or {})
+    return training_stage(name, build, train or cfg.train, cfg.net.outputs, (data or cfg.data,), augment=cfg.augment,
+                          init_from=init_from)
 
 
 def vgg_data(cfg: BiConfig):

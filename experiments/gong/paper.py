@@ -1,4 +1,11 @@
-"""The numbers Gong et al. report, and our rows beside them in the report."""
+"""Gong et al. as the runner sees it: the numbers the paper reports, our rows beside them, and the
+`Paper` (registered as `gong`)."""
+from __future__ import annotations
+
+from liverseg.runner.paper import Paper
+
+from experiments.gong import data, predict, stages
+from experiments.gong.config import GongConfig, get_config
 
 TITLE = "Gong et al., A U-Net based multi-scale feature extraction for liver tumour segmentation in CT images"
 
@@ -29,16 +36,41 @@ def relative_gain(summary: dict) -> float | None:
     return float(crop / whole - 1.0) if whole else None
 
 
-def our_rows(ctx, summary: dict) -> list[dict]:
-    cfg, split = ctx.cfg, ctx.split
-    crop, whole = summary["crop"], summary["whole"]
-    ours = {"method": f"liverseg, profile {cfg.profile} on {cfg.dataset} ({len(split['test'])} test cases)",
-            **{k: crop[k] for k in SCORES}}
-    ablation = {"method": f"liverseg ablation: tumour Dice per case crop {crop['tumour_dice_per_case']:.3f} vs "
-                          f"whole {whole['tumour_dice_per_case']:.3f}", "relative_gain": relative_gain(summary)}
-    return [ours, ablation]
+class Gong(Paper):
+    name = "gong"
+    title = TITLE
+    config_class = GongConfig
+    get_config = staticmethod(get_config)
+    # 3: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
+    variants = tuple(predict.VARIANTS)  # "crop" (the method) first: the default variant
+    claimed = CLAIMED
+    paper_rows = tuple(PAPER_ROWS)
+
+    def stages(self, ctx):
+        return stages.stages(ctx.cfg)
+
+    def split(self, ctx, table):
+        return data.choose_split(table, ctx.cfg, ctx.cfg.seed)
+
+    def variant_stages(self, ctx, variant):
+        return ("coarse", predict.VARIANTS[variant])
+
+    def predictor(self, ctx, variant):
+        self.check_variant(variant)
+        return predict.GongCascade.from_run(ctx.run_dir, ctx.cfg, variant)
+
+    def our_rows(self, ctx, summary: dict) -> list[dict]:
+        cfg, split = ctx.cfg, ctx.split
+        crop, whole = summary["crop"], summary["whole"]
+        ours = {"method": f"liverseg, profile {cfg.profile} on {cfg.dataset} ({len(split['test'])} test cases)",
+                **{k: crop[k] for k in SCORES}}
+        ablation = {"method": f"liverseg ablation: tumour Dice per case crop {crop['tumour_dice_per_case']:.3f} vs "
+                              f"whole {whole['tumour_dice_per_case']:.3f}", "relative_gain": relative_gain(summary)}
+        return [ours, ablation]
+
+    def notes(self, ctx) -> list[str]:
+        return ["relative_gain = tumour Dice per case of the cascade with the fine stage on the tumour-centred crop, "
+                "divided by that of the same fine network trained and applied on whole slices, minus 1."]
 
 
-def notes(ctx) -> list[str]:
-    return ["relative_gain = tumour Dice per case of the cascade with the fine stage on the tumour-centred crop, "
-            "divided by that of the same fine network trained and applied on whole slices, minus 1."]
+PAPER = Gong()

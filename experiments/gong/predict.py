@@ -15,7 +15,8 @@ from liverseg.data.preprocess import preprocess_slices
 from liverseg.infer.cascade import CropBox, predict_in_boxes
 from liverseg.infer.postprocess import largest_component
 from liverseg.infer.predict import labels_from_probs, predict_slices, resize_probs
-from liverseg.runner.spec import Prediction
+from liverseg.infer.prediction import Prediction
+from liverseg.io.run_layout import RunDir
 
 from experiments.gong.config import GongConfig
 
@@ -43,8 +44,8 @@ class GongCascade:
         from liverseg.io.checkpoints import load_model
 
         run_dir = Path(run_dir)
-        coarse = load_model(run_dir / "coarse" / "best.keras")
-        fine = load_model(run_dir / VARIANTS[variant] / "best.keras")
+        coarse = load_model(RunDir(run_dir).checkpoint("coarse"))
+        fine = load_model(RunDir(run_dir).checkpoint(VARIANTS[variant]))
         return cls(cfg, coarse, fine, variant=variant)
 
     def _predict(self, model, x: np.ndarray) -> np.ndarray:

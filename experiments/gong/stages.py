@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from liverseg.runner.spec import Stage
+from liverseg.runner.stage import Stage, training_stage
 
 from experiments.gong.config import GongConfig
-
-
-def _stage(name, build, sources, train, targets, augment=None, weights=()) -> Stage:
-    from liverseg.nn.objectives import make_loss, make_metrics
-
-    return Stage(name=name, build_model=build, sources=tuple(sources), train=train, augment=augment, weights=weights,
-                 loss=lambda: make_loss(train.loss), metrics=lambda: make_metrics(train.metrics, targets))
 
 
 def stages(cfg: GongConfig) -> list[Stage]:
@@ -32,10 +25,10 @@ def stages(cfg: GongConfig) -> list[Stage]:
     coarse_sources, coarse_weights = tumour_mix(cfg.coarse_data, cfg.coarse_tumour_share)
     return [
         # CHOICE: the coarse U-Net trains without augmentation: it only localises (2.2)
-        _stage("coarse", lambda: build_coarse(cfg.coarse_model, size), coarse_sources, cfg.coarse_train,
-               cfg.coarse_model.outputs, weights=coarse_weights),
-        _stage("fine", lambda: build_fine(cfg.fine_model, crop), [tiles, centred, liver], cfg.fine_train,
-               fine_targets, cfg.augment),
-        _stage("fine_whole", lambda: build_fine(cfg.fine_model, size), [whole], cfg.fine_whole_train,
-               fine_targets, cfg.augment),
+        training_stage("coarse", lambda: build_coarse(cfg.coarse_model, size), cfg.coarse_train,
+                       cfg.coarse_model.outputs, coarse_sources, weights=coarse_weights),
+        training_stage("fine", lambda: build_fine(cfg.fine_model, crop), cfg.fine_train, fine_targets,
+                       [tiles, centred, liver], augment=cfg.augment),
+        training_stage("fine_whole", lambda: build_fine(cfg.fine_model, size), cfg.fine_whole_train, fine_targets,
+                       [whole], augment=cfg.augment),
     ]

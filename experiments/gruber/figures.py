@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from liverseg.io.run_layout import RunDir
+
 from experiments.gruber.config import GruberConfig, alpha_name
 from experiments.gruber.predict import chain_labels, variant_stage
 from experiments.gruber.stages import tumour_stage
@@ -33,9 +35,9 @@ def roc_figures(cfg: GruberConfig, run_dir: Path, labels: np.ndarray, maps: dict
         probs[name] = tumour
     out = []
     if curves:
-        out.append(plot_restricted_roc(curves, run_dir / "restricted_roc.png",
+        out.append(plot_restricted_roc(curves, RunDir(run_dir).figure("restricted_roc"),
                                        title="Tumour, test and validation slices: restricted ROC (Fig. 3.4)"))
-    out.append(plot_probability_histogram(probs, run_dir / "tumour_probability_histogram.png"))
+    out.append(plot_probability_histogram(probs, RunDir(run_dir).figure("tumour_probability_histogram")))
     return out
 
 

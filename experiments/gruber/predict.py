@@ -9,21 +9,21 @@ Variants of the whole-volume inference (used by the runner on the test volumes a
 """
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from liverseg.data.preprocess import preprocess_slices
 from liverseg.infer.postprocess import largest_component
 from liverseg.infer.predict import predict_slices, resize_probs
+from liverseg.infer.prediction import Prediction
 from liverseg.io.atomic import read_json
-from liverseg.runner.spec import Prediction
+from liverseg.io.run_layout import RunDir
 
 from experiments.gruber.config import GruberConfig
 from experiments.gruber.stages import tumour_stage
 
 VARIANTS = ("sequential", "onestep", "joint")
-THRESHOLDS = "thresholds.json"  # run_dir/thresholds.json: tumour threshold per chained stage (calibrate)
+THRESHOLDS = "thresholds"  # RunDir.calibration: the tumour threshold per chained stage (calibrate)
 
 
 def variant_stage(cfg: GruberConfig, variant: str) -> str:
@@ -59,12 +59,12 @@ class GruberPredictor:
         import liverseg.nn.masking  # noqa: F401  (registers the mask and window layers the checkpoints use)
         from liverseg.io.checkpoints import load_model
 
-        return cls(cfg, load_model(Path(run_dir) / stage / "best.keras"), stage, threshold)
+        return cls(cfg, load_model(RunDir(run_dir).checkpoint(stage)), stage, threshold)
 
     @classmethod
     def from_run(cls, run_dir, cfg: GruberConfig, variant: str) -> "GruberPredictor":
         stage = variant_stage(cfg, variant)
-        thresholds = Path(run_dir) / THRESHOLDS
+        thresholds = RunDir(run_dir).calibration(THRESHOLDS)
         threshold = read_json(thresholds).get(stage, 0.5) if thresholds.is_file() else 0.5
         return cls.from_stage(run_dir, cfg, stage, threshold)
 

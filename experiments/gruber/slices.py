@@ -17,6 +17,7 @@ import pandas as pd
 from liverseg.config import DataConfig
 from liverseg.data.sampling import cap_slices
 from liverseg.io.atomic import atomic_path, atomic_write_json, read_json
+from liverseg.io.run_layout import RunDir
 from liverseg.runner.data import stage_rows
 
 from experiments.gruber.config import GruberConfig
@@ -55,13 +56,13 @@ def calibrate(ctx) -> None:
     cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     from liverseg.evaluation import youden_threshold
 
-    path = run_dir / THRESHOLDS
+    path = RunDir(run_dir).calibration(THRESHOLDS)
     if path.is_file():
         return
     images, labels = table_slices(cache, split, "val", cfg)
     thresholds = {}
     # every chained model the run trained (`liverseg compare` trains the default variant's only)
-    for stage in [s for s in chained_stages(cfg) if (Path(run_dir) / s / "best.keras").is_file()]:
+    for stage in [s for s in chained_stages(cfg) if RunDir(run_dir).checkpoint(s).is_file()]:
         probs = GruberPredictor.from_stage(run_dir, cfg, stage).probabilities(images)
         thresholds[stage] = youden_threshold(probs[..., 1], labels == 2)
     atomic_write_json(path, {"criterion": cfg.tumour_threshold, "slices": len(images), **thresholds})
@@ -108,9 +109,9 @@ def extra_evaluation(ctx) -> tuple[dict, list[Path]]:
     cache, cfg, split, run_dir = ctx.cache, ctx.cfg, ctx.split, ctx.run_dir
     from experiments.gruber.figures import slice_figures
 
-    out = run_dir / "evaluation" / "slices"
+    out = RunDir(run_dir).evaluation("slices")
     images, labels = table_slices(cache, split, "table", cfg)
-    thresholds = read_json(run_dir / THRESHOLDS)
+    thresholds = read_json(RunDir(run_dir).calibration(THRESHOLDS))
     default = variant_stage(cfg, "sequential")
     table, rows, maps = {}, [], {}
     for stage in ["onestep", "onestep_balanced", *chained_stages(cfg)]:
@@ -126,6 +127,6 @@ def extra_evaluation(ctx) -> tuple[dict, list[Path]]:
     scores = {f"slice_{c}_{m}": table[default][c][m] for c in CLASSES for m in ("iou", "rand_index")}
     summary = {"slices": len(images), "rows": table, "thresholds": thresholds,
                "scores": {**scores, "train_slice_tumour_iou": fit}}
-    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(RunDir(run_dir).summary("slices"), summary)
     figures = slice_figures(cfg, run_dir, images, labels, maps, per_image, thresholds)
     return summary, figures

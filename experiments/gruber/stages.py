@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from liverseg.runner.spec import Stage
+from liverseg.runner.stage import Stage, training_stage
 
 from experiments.gruber.config import GruberConfig, alpha_name
 from experiments.gruber.model import CHAIN_OUTPUTS, ONESTEP_CLASSES, build_chain, build_liver, build_onestep
@@ -47,15 +47,13 @@ def _stage(name, build, data, train, targets, loss, init_from=None) -> Stage:
     paper is a cross-entropy of eq. 2.1-2.3, built here: `train.loss` names it ("bce") and a `--set` of
     another loss is refused rather than recorded and ignored."""
     from liverseg.errors import OptionError
-    from liverseg.nn.objectives import make_metrics
 
     if train.loss != "bce":
         raise OptionError(f"gruber stage {name}: train.loss={train.loss!r}, but Gruber's stages train the "
                           "cross-entropies of eq. 2.1-2.3 (train.loss must stay 'bce')")
 
     sources = tuple(replace(d, targets=tuple(targets)) for d in (data if isinstance(data, tuple) else (data,)))
-    return Stage(name=name, build_model=build, sources=sources, train=train,
-                 loss=loss, metrics=lambda: make_metrics(train.metrics, targets), init_from=init_from or {})
+    return training_stage(name, build, train, targets, sources, loss=loss, init_from=init_from)
 
 
 def stages(cfg: GruberConfig) -> list[Stage]:

@@ -1,7 +1,11 @@
-"""The numbers of Li et al.'s Table I, where they come from, and our four rows beside them."""
+"""Li et al. as the runner sees it: the numbers of Table I, where they come from, our four rows beside
+them, and the `Paper` (registered as `li_dalunet`)."""
 from __future__ import annotations
 
-from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES
+from liverseg.runner.paper import Paper
+
+from experiments.li_dalunet import figures, predict, stages
+from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiConfig, get_config
 
 TITLE = "Li, Pan, Lin, Deep Learning-Based Liver Cancer Segmentation Using U-net (DALU-Net)"
 
@@ -14,19 +18,6 @@ PAPER_ROWS = [{"method": f"{_SOURCE}: {VARIANT_TITLES[v]}", "liver_dice": TABLE_
 # DALU-Net's Table I value, for `liverseg compare`; NOTES.md: it is Jeong et al.'s 3D liver Dice.
 CLAIMED = {"data": _SOURCE, "liver_dice_per_case": TABLE_I["dalunet"]}
 COLUMNS = ("liver_dice_global", "tumour_dice_per_case", "tumour_dice_global", "liver_assd")
-
-
-def our_rows(ctx, summary: dict) -> list[dict]:
-    cfg, split = ctx.cfg, ctx.split
-    label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients, 3D Dice per patient)"
-    rows = []
-    for variant in TABLE_ORDER:
-        values = summary[variant]
-        slice_rows = summary.get("extra", {}).get("rows", {}).get(variant, {})
-        rows.append({"method": f"{label}: {VARIANT_TITLES[variant]}",
-                     "liver_dice": values["liver_dice_per_case"], **{k: values.get(k) for k in COLUMNS},
-                     **slice_rows})
-    return rows
 
 
 def parameter_counts(cfg) -> dict[str, int]:
@@ -46,21 +37,58 @@ def capacity_note(cfg) -> str:
             "cannot separate; an AU-Net w/DS with the dense bottleneck alone would (not trained here).")
 
 
-def notes(ctx) -> list[str]:
-    cfg = ctx.cfg
-    return [
-        capacity_note(cfg),
-        "Li et al.'s Table I is not their own measurement: its four numbers are the whole-liver Dice of the "
-        "ablation in Jeong et al. (Sci. Rep. 2022, Table 3), a 3D network on 191 private living-donor CT "
-        "volumes. Our rows are the four 2D networks trained here on one split and scored by one scorer; the "
-        "paper's column is shown for reference only and compares with a different task and data.",
-        "liver_dice = Dice per patient, 3D, over the test patients (liver including tumour, label >= 1), the "
-        "quantity of Table I; tumour is reported too (the paper reports none). "
-        "tumour_free_slice_specificity = share of the test slices with liver and no tumour on which no tumour "
-        "is predicted (false positives of the tumour channel).",
-        f"U-Net: valid padding, inference by overlap-tile on a {cfg.net.unet_tile} px core with mirror padding; "
-        "AU-Net, AU-Net w/DS and DALU-Net: same padding. Deep-supervision heads are trained with weights "
-        f"{list(cfg.net.ds_weights[:cfg.net.depth])} (main first) and only the main head predicts.",
-        "The 20 3D-IRCADb-01 patients are also LiTS training volumes (about 27-48): never score a model trained "
-        "on LiTS on 3D-IRCADb; `liverseg predict` warns when its input CT was in the run's training data.",
-    ]
+class Li(Paper):
+    name = "li_dalunet"
+    title = TITLE
+    config_class = LiConfig
+    get_config = staticmethod(get_config)
+    # III-A: 3D-IRCADb-01. LiTS (and MSD Task03_Liver, LiTS repackaged) holds those 20 patients too.
+    datasets = ("phantom", "ircadb", "lits", "msd")
+    variants = VARIANTS  # "dalunet" first: the default variant
+    claimed = CLAIMED
+    paper_rows = tuple(PAPER_ROWS)
+    overlay_column = "liver_dice"
+    expected_keys = ("liver_dice_per_case", "liver_dice_global", "tumour_dice_per_case", "tumour_dice_global",
+                     "tumour_free_slice_specificity")
+    predictor_class = predict.LiPredictor
+    # split: the default, III-A gives none. CHOICE: `cfg.val_patients` / `cfg.test_patients` patients
+    # (3 / 3 of 20: 14 / 3 / 3), seeded, stratified by tumour presence
+
+    def stages(self, ctx):
+        return stages.stages(ctx.cfg)
+
+    extra_evaluation = staticmethod(figures.extra_evaluation)
+
+    def our_rows(self, ctx, summary: dict) -> list[dict]:
+        cfg, split = ctx.cfg, ctx.split
+        label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients, 3D Dice per patient)"
+        rows = []
+        for variant in TABLE_ORDER:
+            values = summary[variant]
+            slice_rows = summary.get("extra", {}).get("rows", {}).get(variant, {})
+            rows.append({"method": f"{label}: {VARIANT_TITLES[variant]}",
+                         "liver_dice": values["liver_dice_per_case"], **{k: values.get(k) for k in COLUMNS},
+                         **slice_rows})
+        return rows
+
+    def notes(self, ctx) -> list[str]:
+        cfg = ctx.cfg
+        return [
+            capacity_note(cfg),
+            "Li et al.'s Table I is not their own measurement: its four numbers are the whole-liver Dice of the "
+            "ablation in Jeong et al. (Sci. Rep. 2022, Table 3), a 3D network on 191 private living-donor CT "
+            "volumes. Our rows are the four 2D networks trained here on one split and scored by one scorer; the "
+            "paper's column is shown for reference only and compares with a different task and data.",
+            "liver_dice = Dice per patient, 3D, over the test patients (liver including tumour, label >= 1), the "
+            "quantity of Table I; tumour is reported too (the paper reports none). "
+            "tumour_free_slice_specificity = share of the test slices with liver and no tumour on which no tumour "
+            "is predicted (false positives of the tumour channel).",
+            f"U-Net: valid padding, inference by overlap-tile on a {cfg.net.unet_tile} px core with mirror padding; "
+            "AU-Net, AU-Net w/DS and DALU-Net: same padding. Deep-supervision heads are trained with weights "
+            f"{list(cfg.net.ds_weights[:cfg.net.depth])} (main first) and only the main head predicts.",
+            "The 20 3D-IRCADb-01 patients are also LiTS training volumes (about 27-48): never score a model trained "
+            "on LiTS on 3D-IRCADb; `liverseg predict` warns when its input CT was in the run's training data.",
+        ]
+
+
+PAPER = Li()

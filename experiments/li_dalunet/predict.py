@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from liverseg.infer.predict import predict_slices
-from liverseg.runner.slice_predictor import SlicePredictor, network_input
+from liverseg.infer.slice_predictor import SlicePredictor, network_input
 
 from experiments.li_dalunet.config import LiConfig
 from experiments.li_dalunet.model import UNET_CORE, build_unet_tile

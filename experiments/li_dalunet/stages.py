@@ -2,7 +2,7 @@
 and training settings (III-C: Adagrad, cross-entropy, checkpoint / ReduceLROnPlateau / EarlyStopping)."""
 from __future__ import annotations
 
-from liverseg.runner.spec import Stage
+from liverseg.runner.stage import Stage, training_stage
 
 from experiments.li_dalunet.config import TABLE_ORDER, LiConfig
 from experiments.li_dalunet.model import build_variant, heads
@@ -20,13 +20,6 @@ def loss(cfg: LiConfig, variant: str):
     return DeepSupervisionLoss(make_loss(cfg.train.loss), cfg.net.ds_weights[:n], channels=len(cfg.outputs))
 
 
-def _stage(cfg: LiConfig, variant: str) -> Stage:
-    from liverseg.nn.objectives import make_metrics
-
-    return Stage(name=variant, build_model=lambda: build_variant(cfg, variant), sources=(cfg.data,), train=cfg.train,
-                 loss=lambda: loss(cfg, variant), metrics=lambda: make_metrics(cfg.train.metrics, cfg.outputs),
-                 augment=cfg.augment)
-
-
 def stages(cfg: LiConfig) -> list[Stage]:
-    return [_stage(cfg, variant) for variant in TABLE_ORDER]
+    return [training_stage(v, lambda v=v: build_variant(cfg, v), cfg.train, cfg.outputs, (cfg.data,),
+                           loss=lambda v=v: loss(cfg, v), augment=cfg.augment) for v in TABLE_ORDER]

@@ -77,10 +77,9 @@ class LiuConfig(RunConfig):
     mdice_alpha: float = 0.5
     mdice_beta: float = 0.7
     mdice_eps: float = 1e-5
-    folds: int = 10  # III-B: ten-fold cross-validation (paper profile; `--set folds=1` for one split)
-    fold: int = -1  # which fold this run is (-1: a single seeded split, the cpu and smoke profiles)
+    folds: int = 10  # III-B: ten-fold cross-validation by patient (`--folds 0` for one run on one split)
     val_patients: float = 0.1  # CHOICE: share of the training patients held out for the checkpoint
-    test_patients: float = 0.2  # CHOICE: single-split profiles: share of the patients for test
+    test_patients: float = 0.2  # CHOICE: one run (cpu and smoke profiles): share of the patients for test
 
 
 def _paper() -> LiuConfig:
@@ -116,7 +115,7 @@ def _cpu(paper: LiuConfig) -> LiuConfig:
                        final_learning_rate=1e-3)
 
     return replace(
-        paper, profile="cpu", expected_minutes=15.0, folds=1,
+        paper, profile="cpu", expected_minutes=15.0, folds=0,
         preprocess=replace(paper.preprocess, size=96),
         net=replace(paper.net, base_filters=8, unet_base_filters=8, level1_blocks=3, level2_blocks=4,
                     bn_momentum=0.9, dropout=0.0, output_prior=0.05),

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from liverseg.io.run_layout import RunDir
+
 from experiments.liu_crunet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig
 
 
@@ -23,7 +25,7 @@ def per_case_boxes(run_dir: Path) -> Path:
         ax.boxplot(values, tick_labels=[v.replace("crunet_", "CR ") for v in TABLE_ORDER], showmeans=True)
         ax.set_title(f"liver {label} per test patient", fontsize=10)
         ax.tick_params(axis="x", labelsize=8)
-    return save_figure(fig, run_dir / "per_case_boxes.png")
+    return save_figure(fig, RunDir(run_dir).figure("per_case_boxes"))
 
 
 def contour_overlays(cache, split: dict, run_dir: Path, cfg: LiuConfig, slices: int = 2) -> list[Path]:
@@ -60,7 +62,7 @@ def contour_overlays(cache, split: dict, run_dir: Path, cfg: LiuConfig, slices: 
         ax.set_axis_off()
     handles = [Line2D([], [], color=colours[v], label=VARIANT_TITLES[v]) for v in TABLE_ORDER]
     fig.legend(handles=handles, loc="outside lower center", ncols=3, fontsize=7)
-    return [save_figure(fig, run_dir / "fig3_contours.png")]
+    return [save_figure(fig, RunDir(run_dir).figure("fig3_contours"))]
 
 
 def mean_abs_rvd(run_dir: Path, variants) -> dict[str, float]:

@@ -1,7 +1,12 @@
-"""Liu et al.'s Table I and our rows beside it (LiTS measures of the liver, per case and mean)."""
+"""Liu et al. as the runner sees it: Table I, our rows beside it (LiTS measures of the liver, per case
+and mean), and the `Paper` (registered as `liu_crunet`)."""
 from __future__ import annotations
 
-from experiments.liu_crunet.config import ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES
+from liverseg.runner.paper import Paper
+
+from experiments.liu_crunet import figures, predict, stages
+from experiments.liu_crunet.config import (ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig, get_config,
+                                           variant_stage)
 
 TITLE = "Liu et al., CR-U-Net: Cascaded U-Net with Residual Mapping for Liver Segmentation in CT Images"
 
@@ -34,33 +39,70 @@ def _paper_row(name, variant, *values) -> dict:
 PAPER_ROWS = [_paper_row(*row) for row in _TABLE_I]
 
 
-def our_rows(ctx, summary: dict) -> list[dict]:
-    cfg, split = ctx.cfg, ctx.split
-    label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
-    abs_rvd = summary.get("extra", {}).get("liver_rvd_abs", {})
-    order = [*TABLE_ORDER, *(f"{v}{ALL_COMPONENTS}" for v in ("crunet_b", "crunet_d"))]
-    return [{"method": f"{label}: {VARIANT_TITLES[v]}", "liver_dice": summary[v]["liver_dice_per_case"],
-             **{k: summary[v].get(k) for k in COLUMNS[1:3]}, "liver_rvd_abs": abs_rvd.get(v),
-             **{k: summary[v].get(k) for k in COLUMNS[3:]}, "liver_dice_global": summary[v]["liver_dice_global"]}
-            for v in order if v in summary]
+class Liu(Paper):
+    name = "liu_crunet"
+    title = TITLE
+    config_class = LiuConfig
+    get_config = staticmethod(get_config)
+    # III-A: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
+    variants = VARIANTS  # "crunet_d" first: the default variant
+    claimed = CLAIMED
+    structures = ("liver",)  # II: the liver only
+    paper_rows = tuple(PAPER_ROWS)
+    overlay_column = "liver_dice"
+    expected_keys = ("liver_dice_per_case", "liver_dice_global")
+    predictor_class = predict.LiuPredictor
+    extra_evaluation = staticmethod(figures.extra_evaluation)
+
+    def stages(self, ctx):
+        return stages.stages(ctx.cfg)
+
+    def split(self, ctx, table):
+        """One seeded split (cpu and smoke profiles; the paper profile runs III-B's ten folds, `cfg.folds`):
+        CHOICE: `cfg.test_patients` of the patients to test, `cfg.val_patients` for the checkpoint, not
+        stratified."""
+        from liverseg.data.splits import split_patients
+
+        cfg, patients = ctx.cfg, list(table.case_id)
+        if len(patients) < self.min_patients_for_split:
+            return None
+        parts = split_patients(patients, val_fraction=cfg.val_patients, test_fraction=cfg.test_patients, seed=cfg.seed)
+        return {"train": parts["train"], "val": parts["val"], "test": parts["test"],
+                "note": f"one seeded split (seed {cfg.seed}); the paper profile runs ten folds"}
+
+    def variant_stages(self, ctx, variant):
+        return (variant_stage(variant),)
+
+    def our_rows(self, ctx, summary: dict) -> list[dict]:
+        cfg, split = ctx.cfg, ctx.split
+        label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
+        abs_rvd = summary.get("extra", {}).get("liver_rvd_abs", {})
+        order = [*TABLE_ORDER, *(f"{v}{ALL_COMPONENTS}" for v in ("crunet_b", "crunet_d"))]
+        return [{"method": f"{label}: {VARIANT_TITLES[v]}", "liver_dice": summary[v]["liver_dice_per_case"],
+                 **{k: summary[v].get(k) for k in COLUMNS[1:3]}, "liver_rvd_abs": abs_rvd.get(v),
+                 **{k: summary[v].get(k) for k in COLUMNS[3:]}, "liver_dice_global": summary[v]["liver_dice_global"]}
+                for v in order if v in summary]
+
+    def notes(self, ctx) -> list[str]:
+        cfg = ctx.cfg
+        return [
+            "Liu et al. segment the liver only: every score here is the liver's (label >= 1), with the LiTS "
+            "measures per test patient, averaged (DICE = Dice per case; VOE, RVD as fractions; ASSD, MSD in mm).",
+            "Rows FCN+CRF, Liu Z et al. and Han X are the paper's numbers only (not reproduced here).",
+            "liver_rvd = the signed mean over patients of (|P| - |G|) / |G|; liver_rvd_abs = the mean of its "
+            "magnitude. Table I's RVD values are all positive: compare them with liver_rvd_abs.",
+            "Every row of ours keeps the liver's largest 3D connected component (our post-processing, not the "
+            "paper's); II-A argues the intermediate processing instead of such a step, so rows b and d are also "
+            "given with every component kept ('every connected component kept').",
+            "Table I's VOE column does not follow from its Dice column (Dice 93.27 % means VOE 0.126, not 0.076): "
+            "compare Dice, ASSD and MSD.",
+            f"Cascades: level 2 reads the CT and level 1's mask (sigmoid > {cfg.level1_threshold}, then opening "
+            f"and closing with a disk of radius {cfg.morphology_radius}; b: the thresholded mask without them). "
+            "Level 1 is the R-U-Net row's network (c: its own level 1 trained with the Dice loss), frozen.",
+            "The paper's figures come from ten-fold cross-validation on LiTS: the paper profile runs the ten folds "
+            "(`liverseg reproduce liu_crunet --profile paper`, folds.csv and folds_summary.csv beside them); this run "
+            "scores one split.",
+        ]
 
 
-def notes(ctx) -> list[str]:
-    cfg = ctx.cfg
-    return [
-        "Liu et al. segment the liver only: every score here is the liver's (label >= 1), with the LiTS "
-        "measures per test patient, averaged (DICE = Dice per case; VOE, RVD as fractions; ASSD, MSD in mm).",
-        "Rows FCN+CRF, Liu Z et al. and Han X are the paper's numbers only (not reproduced here).",
-        "liver_rvd = the signed mean over patients of (|P| - |G|) / |G|; liver_rvd_abs = the mean of its "
-        "magnitude. Table I's RVD values are all positive: compare them with liver_rvd_abs.",
-        "Every row of ours keeps the liver's largest 3D connected component (our post-processing, not the "
-        "paper's); II-A argues the intermediate processing instead of such a step, so rows b and d are also "
-        "given with every component kept ('every connected component kept').",
-        "Table I's VOE column does not follow from its Dice column (Dice 93.27 % means VOE 0.126, not 0.076): "
-        "compare Dice, ASSD and MSD.",
-        f"Cascades: level 2 reads the CT and level 1's mask (sigmoid > {cfg.level1_threshold}, then opening "
-        f"and closing with a disk of radius {cfg.morphology_radius}; b: the thresholded mask without them). "
-        "Level 1 is the R-U-Net row's network (c: its own level 1 trained with the Dice loss), frozen.",
-        "The paper's figures come from ten-fold cross-validation on LiTS: `python -m experiments.liu_crunet.folds` "
-        "runs the folds and averages them; a single run scores one split.",
-    ]
+PAPER = Liu()

@@ -9,7 +9,7 @@ import numpy as np
 
 from liverseg.infer.postprocess import largest_component
 from liverseg.infer.predict import predict_slices
-from liverseg.runner.slice_predictor import SlicePredictor, network_input
+from liverseg.infer.slice_predictor import SlicePredictor, network_input
 
 from experiments.liu_crunet.config import ALL_COMPONENTS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from liverseg.runner.spec import Stage
+from liverseg.runner.stage import Stage, training_stage
 
 from experiments.liu_crunet.config import LiuConfig
 from experiments.liu_crunet.model import LEVEL1, build_cascade, build_runet, build_unet_baseline
@@ -26,11 +26,8 @@ def make_loss(cfg: LiuConfig, name: str):
 
 
 def _stage(cfg: LiuConfig, name: str, build, train, init_from=None) -> Stage:
-    from liverseg.nn.objectives import make_metrics
-
-    return Stage(name=name, build_model=build, sources=(cfg.data,), train=train,
-                 loss=lambda: make_loss(cfg, train.loss), metrics=lambda: make_metrics(train.metrics, TARGETS),
-                 init_from=init_from or {})
+    return training_stage(name, build, train, TARGETS, (cfg.data,), loss=lambda: make_loss(cfg, train.loss),
+                          init_from=init_from)
 
 
 def stages(cfg: LiuConfig) -> list[Stage]:

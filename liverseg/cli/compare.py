@@ -35,7 +35,7 @@ def configure(parser) -> None:
 def run(args) -> int:
     from liverseg.io.atomic import check_output_folder
     from liverseg.registry import papers
-    from liverseg.runner.compare import CompareOptions, compare
+    from liverseg.compare.runs import CompareOptions, compare
 
     check_output_folder(args.out, "--out")
 

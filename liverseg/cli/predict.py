@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from liverseg.errors import InputError, OptionError
+from liverseg.io.run_layout import RunDir
 
 DESCRIPTION = """\
 Segment CT volumes with a trained run (liver 1, tumour 2).
@@ -55,7 +56,7 @@ def load_run(run_dir: Path):
     from liverseg.io.atomic import read_json
     from liverseg.registry import paper
 
-    config = Path(run_dir) / "config.json"
+    config = RunDir(run_dir).config
     if not Path(run_dir).is_dir():
         raise InputError(run_dir, "run directory not found")
     if not config.is_file():

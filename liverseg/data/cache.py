@@ -32,6 +32,14 @@ MANIFEST_COLUMNS = (
 )
 
 
+MANIFEST, RECIPE = "manifest.csv", "recipe.json"
+
+
+def is_complete(root: str | os.PathLike) -> bool:
+    """Whether `root` holds a finished slice cache (its manifest is written last)."""
+    return (Path(root) / MANIFEST).is_file()
+
+
 def case_dir(root: str | os.PathLike, case_id: str) -> Path:
     return Path(root) / "cases" / case_id
 
@@ -97,8 +105,8 @@ def write_manifest(root, rows: list[dict], recipe: dict) -> None:
     """
     root = Path(root)
     frame = pd.DataFrame(rows, columns=list(MANIFEST_COLUMNS))
-    atomic_write_json(root / "recipe.json", recipe)
-    with atomic_path(root / "manifest.csv") as tmp:
+    atomic_write_json(root / RECIPE, recipe)
+    with atomic_path(root / MANIFEST) as tmp:
         frame.to_csv(tmp, index=False)
 
 
@@ -107,11 +115,11 @@ class SliceCache:
 
     def __init__(self, root: str | os.PathLike):
         self.root = Path(root)
-        manifest = self.root / "manifest.csv"
+        manifest = self.root / MANIFEST
         if not manifest.is_file():
             raise InputError(self.root, "not a slice cache (no manifest.csv); run `liverseg prep` first")
         self.manifest = pd.read_csv(manifest, dtype={"case_id": str, "patient_id": str})
-        self.recipe = read_json(self.root / "recipe.json")
+        self.recipe = read_json(self.root / RECIPE)
         self._images: dict[str, np.ndarray] = {}
         self._labels: dict[str, np.ndarray] = {}
 

@@ -42,7 +42,7 @@ import liverseg.data.preprocess as pp
 from liverseg.config import PreprocessConfig, from_dict, to_dict
 from liverseg.data.cache import case_dir, slice_rows, write_case, write_manifest
 from liverseg.errors import InputError, LiversegError, OptionError
-from data_prep.lits import CaseSource
+from data_prep.case_source import CaseSource
 from data_prep.sources import DATASETS, check_headers, discover
 
 CACHE_NAMES = ("cases", "manifest.csv", "recipe.json")

@@ -16,6 +16,7 @@ from liverseg.evaluation.volume_metrics import PROTOCOLS, aggregate
 from liverseg.io.atomic import atomic_path, json_default
 from liverseg.errors import InputError, OptionError
 from liverseg.io.naming import index_by_case_number
+from liverseg.io.run_layout import PER_CASE, SUMMARY
 from liverseg.io.volumes import AFFINE_LINEAR_ATOL, AFFINE_ORIGIN_ATOL_MM, format_mm
 from liverseg.evaluation.surface import SURFACE_DEFINITIONS
 
@@ -98,8 +99,8 @@ def _write_outputs(out_dir: Path, frame, summary: dict, scores: str | None = Non
     created = not out_dir.exists()
     try:
         with contextlib.ExitStack() as files:
-            csv_tmp = files.enter_context(atomic_path(out_dir / "per_case.csv"))
-            json_tmp = files.enter_context(atomic_path(out_dir / "summary.json"))
+            csv_tmp = files.enter_context(atomic_path(out_dir / PER_CASE))
+            json_tmp = files.enter_context(atomic_path(out_dir / SUMMARY))
             frame.to_csv(csv_tmp, index=False, lineterminator="\n")
             json_tmp.write_text(json.dumps(summary, indent=2, default=json_default) + "\n", encoding="utf-8")
             if scores is not None:

@@ -2,7 +2,7 @@
 
 Geometry: a volume's canonical array is (X, Y, Z); the network sees axial slices as channels-last
 tensors (N, S, S, C) where S is the preprocessed in-plane size; the whole-volume loop is
-`liverseg.runner.slice_predictor.SlicePredictor` (and a paper's own cascade), which returns
+`liverseg.infer.slice_predictor.SlicePredictor` (and a paper's own cascade), which returns
 probabilities in the canonical layout (X, Y, Z, K); `Volume.to_original` maps them to the file's
 layout.  `labels_from_probs` turns the K target channels into a LiTS label map (0, 1, 2).
 """

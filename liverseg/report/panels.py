@@ -54,4 +54,17 @@ def plot_side_by_side(ct_slice: np.ndarray, truth: np.ndarray, predictions: Mapp
     return save_figure(fig, out_png)
 
 
-__all__ = ["plot_side_by_side"]
+def variants_figure(image: np.ndarray, truth: np.ndarray, preds: Mapping[str, np.ndarray], titles: Mapping[str, str],
+                    default: str, out_png: Path, title: str, window) -> tuple[int, Path]:
+    """One axial slice of (X, Y, Z) volumes: the CT, the truth and each variant's labels side by side (panel
+    titles `titles[variant]`, in that order), at the slice with the most tumour (else liver) in the truth and
+    `default`'s prediction. Returns (the slice index, the PNG)."""
+    from liverseg.report.plots import pick_slice
+
+    z = pick_slice(truth, preds[default])
+    png = plot_side_by_side(image[..., z], truth[..., z], {titles[v]: p[..., z] for v, p in preds.items()}, out_png,
+                            title=f"{title}, slice {z}", window=window)
+    return int(z), png
+
+
+__all__ = ["plot_side_by_side", "variants_figure"]

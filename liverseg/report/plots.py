@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from liverseg.io.atomic import atomic_path
+from liverseg.io.run_layout import StagePaths
 from liverseg.errors import InputError, OptionError
 from liverseg.report.display import contour, show_ct
 
@@ -66,7 +67,8 @@ def best_epoch(history: pd.DataFrame, history_csv: Path) -> tuple[int, str] | No
     done.json beside `history_csv`; None when there is none or it names no column."""
     import json
 
-    done = Path(history_csv).parent / "done.json"
+    folder = Path(history_csv).parent
+    done = StagePaths(folder.name, folder).done
     try:
         record = json.loads(done.read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -57,12 +57,13 @@ def markdown_table(paper_rows: Sequence[dict], our_rows: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def write_report(run_dir: Path, *, title: str, paper_rows: list[dict], our_rows: list[dict],
+def write_report(path: Path, *, title: str, paper_rows: list[dict], our_rows: list[dict],
                  notes: Sequence[str] = (), images: Sequence[Path] = (),
                  sections: Sequence[tuple[str, str]] = ()) -> Path:
-    """Write run_dir/report.md: title, the paper's rows and ours in one table, further `sections`
-    ((heading, markdown) pairs), notes, images (linked by paths relative to run_dir)."""
-    run_dir = Path(run_dir)
+    """Write the markdown report `path`: title, the paper's rows and ours in one table, further `sections`
+    ((heading, markdown) pairs), notes, images (linked by paths relative to its folder)."""
+    path = Path(path)
+    run_dir = path.parent
     parts = [f"# {title}", "", markdown_table(paper_rows, our_rows), ""]
     for heading, body in sections:
         parts += [f"## {heading}", "", body, ""]
@@ -74,7 +75,7 @@ def write_report(run_dir: Path, *, title: str, paper_rows: list[dict], our_rows:
             img = Path(img)
             rel = Path(os.path.relpath(img if img.is_absolute() else run_dir / img, run_dir)).as_posix()
             parts += [f"![{img.stem}]({rel})", ""]
-    return atomic_write_text(run_dir / "report.md", "\n".join(parts))
+    return atomic_write_text(path, "\n".join(parts))
 
 
 def simple_table(columns: Sequence[str], rows: Iterable[Sequence]) -> str:
@@ -106,10 +107,10 @@ def jsonable(value):
     raise OptionError(f"write_metrics: value of type {type(value).__name__} is not JSON-serialisable")
 
 
-def write_metrics(run_dir: Path, metrics: dict) -> Path:
-    """Write run_dir/metrics.json (sorted keys, NaN as null)."""
+def write_metrics(path: Path, metrics: dict) -> Path:
+    """Write the JSON file `path` (sorted keys, NaN as null)."""
     text = json.dumps(jsonable(metrics), indent=2, sort_keys=True, allow_nan=False)
-    return atomic_write_text(Path(run_dir) / "metrics.json", text + "\n")
+    return atomic_write_text(Path(path), text + "\n")
 
 
 def choose_cases(per_case: pd.DataFrame, column: str = "tumour_dice") -> tuple[str, list[tuple[str, str, float]]]:

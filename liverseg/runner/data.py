@@ -8,11 +8,12 @@ from pathlib import Path
 import pandas as pd
 
 from liverseg.config import DataConfig
-from liverseg.data.cache import SliceCache
+from liverseg.data.cache import SliceCache, is_complete
 from liverseg.data.sampling import cap_slices, select_slices
 from liverseg.data.splits import split_slices_within
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_write_json, read_json
+from liverseg.io.run_layout import RunDir
 
 SPLITS = ("train", "val", "test")
 SLICE_BLOCK = 8  # slices per held-out validation block when there are too few patients
@@ -42,9 +43,9 @@ def prepare_cache(paper: str, cfg, run_dir: Path) -> SliceCache:
     from liverseg.data.cache_builder import prepare
 
     source = Path(cfg.data_dir) if cfg.data_dir else phantom_dir(cfg.phantom)
-    cache_dir = run_dir / "cache"
+    cache_dir = RunDir(run_dir).cache
     # The cache belongs to this run: one left half-written by a killed run is rebuilt, not refused.
-    rebuild = cache_dir.is_dir() and not (cache_dir / "manifest.csv").is_file()
+    rebuild = cache_dir.is_dir() and not is_complete(cache_dir)
     prepare(cfg.dataset, source, cache_dir, paper=paper, profile=cfg.profile, quiet=True,
             recipe=cfg.preprocess, overwrite=rebuild)
     return SliceCache(cache_dir)
@@ -103,16 +104,30 @@ def read_split_file(path: Path, cases) -> dict:
     return {"mode": "patients", **check_split(split, cases, path), "note": f"given by {path}"}
 
 
+def link_cache(link: Path, shared: Path) -> None:
+    """`link` (a run's cache folder) -> the shared cache folder `shared`, built once for several runs."""
+    if link.exists() or link.is_symlink():
+        return
+    link.parent.mkdir(parents=True, exist_ok=True)
+    link.symlink_to(shared.resolve(), target_is_directory=True)
+
+
 def make_split(spec, cache: SliceCache, cfg, run_dir: Path, val_fraction: float, gap: int = 0,
-               split_file: Path | None = None) -> dict:
-    """`split.json` of the run: `split_file` when given, else the paper's split policy, or held-out slice
-    blocks with too few patients."""
-    path = run_dir / "split.json"
-    given = read_split_file(split_file, cache.case_ids) if split_file else None
+               split_file: Path | None = None, given: dict | None = None) -> dict:
+    """`split.json` of the run: the patient split `given` (a dict, e.g. `liverseg compare`'s common split)
+    or read from `split_file` when one is, else the paper's split policy, or held-out slice blocks with
+    too few patients. A resumed run must keep its split."""
+    path = RunDir(run_dir).split
+    source = split_file or path
+    if given is not None:
+        given = {**given, "mode": "patients", **check_split(given, cache.case_ids, cache.root,
+                                                              hint=f"{spec.name} reads other data than this split's")}
+    elif split_file:
+        given = read_split_file(split_file, cache.case_ids)
     if path.is_file():
         split = read_json(path)
         if given and any(sorted(split.get(k, [])) != sorted(given[k]) for k in SPLITS):
-            raise OptionError(f"{path}: this run was split otherwise than {split_file}; pass --run-dir for a new run")
+            raise OptionError(f"{path}: this run was split otherwise than {source}; pass --run-dir for a new run")
         return split
     table = None if given else case_table(cache)
     split = given or spec.split(spec.context(cfg, run_dir, cache), table)
@@ -191,5 +206,6 @@ def source_has_tumour(cache: SliceCache, case_id: str) -> bool:
     return bool((np.asarray(label.array) == 2).any())
 
 
-__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "check_split", "read_split_file", "make_split", "stage_rows",
+__all__ = ["cache_root", "phantom_dir", "prepare_cache", "case_table", "check_split", "read_split_file", "link_cache",
+           "make_split", "stage_rows",
            "stage_datasets", "case_number", "read_source_case", "source_has_tumour"]

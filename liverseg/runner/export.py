@@ -14,15 +14,15 @@ import warnings
 from pathlib import Path
 
 from liverseg.errors import InputError, OptionError
+from liverseg.io.run_layout import RunDir
 
 FORMATS = {"onnx": "onnx", "savedmodel": "tf_saved_model"}
-EXPORT_DIR = "export"
 MANIFEST = "export.json"
 
 
 def export_dir(run_dir, variant: str) -> Path:
     """Where `liverseg export` writes a variant's networks by default."""
-    return Path(run_dir) / EXPORT_DIR / variant
+    return RunDir(run_dir).export(variant)
 
 
 def predictor_networks(predictor) -> dict:

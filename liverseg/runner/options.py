@@ -33,6 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser, spec) -> argparse.ArgumentPar
     parser.add_argument("--split", type=Path, metavar="FILE",
                         help="patient split to use instead of the paper's (JSON with train / val / test case ids, "
                              "e.g. compare/split.json, so that `make compare` reuses the run)")
+    parser.add_argument("--folds", type=int, default=None, metavar="K",
+                        help="K >= 2: K-fold cross-validation by patient, one run per fold and the mean over the folds "
+                             "(folds.csv, folds_summary.csv in --run-dir, default <runs>/<paper>/<profile>-folds<K>); "
+                             "0: one run; default: the profile's (Liu's paper profile: 10)")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                         help="override a config value, e.g. --set coarse_train.epochs=3")
     parser.add_argument("--protocol", choices=("liverseg", "lits"), default="liverseg",
@@ -55,7 +59,12 @@ def resolve_config(spec, args):
     if args.data_dir and not args.data_dir.is_dir():
         raise OptionError(f"{args.data_dir}: --data-dir is not a folder")
     cfg = replace(spec.get_config(args.profile), seed=args.seed, dataset=dataset, data_dir=data_dir)
-    return override(cfg, args.set)
+    if getattr(args, "folds", None) is not None:
+        cfg = replace(cfg, folds=int(args.folds))
+    cfg = override(cfg, args.set)
+    if cfg.folds == 1 or cfg.folds < 0:
+        raise OptionError(f"--folds {cfg.folds}: need at least 2 folds (0: one run on the paper's split)")
+    return cfg
 
 
 __all__ = ["DATASETS", "runs_root", "add_arguments", "resolve_config"]

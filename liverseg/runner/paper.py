@@ -1,4 +1,4 @@
-"""The contract of a method: a `Paper` subclass, instantiated as `PAPER` in `experiments/<name>/spec.py`.
+"""The contract of a method: a `Paper` subclass, instantiated as `PAPER` in `experiments/<name>/paper.py`.
 
 A method declares what is its own (name, title, config, variants, training stages) and overrides only
 the hooks whose defaults do not fit it. Every hook takes one `RunContext` (config, run directory,
@@ -32,7 +32,8 @@ from typing import Any
 
 from liverseg.config import PROFILES
 from liverseg.errors import OptionError
-from liverseg.runner.spec import Stage
+from liverseg.io.run_layout import RunDir
+from liverseg.runner.stage import Stage, training_stage
 
 # the scores a tumour method is checked on (a liver-only method narrows them)
 DEFAULT_EXPECTED_KEYS = ("liver_dice_per_case", "liver_dice_global", "tumour_dice_per_case", "tumour_dice_global")
@@ -112,7 +113,7 @@ class Paper:
         if self.predictor_class is None:
             raise NotImplementedError(f"{self.name}: set predictor_class or override predictor()")
         stage = self.variant_stages(ctx, variant)[-1]
-        return self.predictor_class(ctx.cfg, load_model(Path(ctx.run_dir) / stage / "best.keras"), variant)
+        return self.predictor_class(ctx.cfg, load_model(RunDir(ctx.run_dir).checkpoint(stage)), variant)
 
     def calibrate(self, ctx: RunContext) -> None:
         """After training, before inference (e.g. thresholds chosen on validation slices)."""
@@ -135,17 +136,13 @@ class Paper:
     # ---- helpers ---------------------------------------------------------------------------------
     def stage(self, ctx: RunContext, name: str, build_model, sources=None, train=None, augment=None,
               **more) -> Stage:
-        """A stage whose loss and metrics are built from its `train` config (default `cfg.train`):
-        `train.loss` names a loss of `liverseg.nn.objectives`, `train.metrics` its metrics, scored on
-        `cfg.outputs`."""
-        from liverseg.nn.objectives import make_loss, make_metrics
-
+        """A stage (`liverseg.runner.stage.training_stage`) whose loss and metrics are built from its `train`
+        config (default `cfg.train`): `train.loss` names a loss of `liverseg.nn.objectives`, `train.metrics`
+        its metrics, scored on `cfg.outputs`."""
         cfg = ctx.cfg
-        train = cfg.train if train is None else train
-        outputs = tuple(getattr(cfg, "outputs", ("liver",)))
-        return Stage(name=name, build_model=build_model, sources=tuple(sources or (cfg.data,)), train=train,
-                     loss=lambda: make_loss(train.loss), metrics=lambda: make_metrics(train.metrics, outputs),
-                     augment=getattr(cfg, "augment", None) if augment is None else augment, **more)
+        return training_stage(name, build_model, cfg.train if train is None else train,
+                              getattr(cfg, "outputs", ("liver",)), sources or (cfg.data,),
+                              augment=getattr(cfg, "augment", None) if augment is None else augment, **more)
 
     def check_variant(self, variant: str) -> None:
         if variant not in self.variants:

@@ -14,14 +14,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from liverseg.io.atomic import atomic_path, atomic_write_json, read_json
+from liverseg.io.run_layout import RunDir
 from liverseg.runner.data import case_number, read_source_case
 
 
 def prediction_path(run_dir: Path, variant: str, case_id: str) -> Path:
-    return Path(run_dir) / "predictions" / variant / f"segmentation-{case_number(case_id)}.nii.gz"
+    return RunDir(run_dir).prediction(variant, case_number(case_id))
 
 
 def _merge_record(path: Path, case_id: str, record: dict) -> None:
@@ -34,8 +36,9 @@ def predict_variant(spec, cache, cfg, split: dict, run_dir: Path, variant: str) 
     """Predict every test case of one variant that has no label volume yet."""
     from liverseg.io.volumes import write_label_volume
 
-    out_dir = run_dir / "predictions" / variant
-    if (out_dir / "done.json").is_file():
+    layout = RunDir(run_dir)
+    out_dir, done = layout.predictions(variant), layout.predicted(variant)
+    if done.is_file():
         print(f"skipping inference ({variant}): already done", flush=True)
         return
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -46,11 +49,11 @@ def predict_variant(spec, cache, cfg, split: dict, run_dir: Path, variant: str) 
         start = time.perf_counter()
         result = predictor(case.image)
         seconds = time.perf_counter() - start
-        _merge_record(out_dir / "records.json", case_id, {**result.record, "seconds": round(seconds, 3)})
+        _merge_record(layout.records(variant), case_id, {**result.record, "seconds": round(seconds, 3)})
         write_label_volume(case.image.to_original(result.labels), case.image.original_affine,
                            prediction_path(run_dir, variant, case_id))
         print(f"inference ({variant}) {i}/{len(todo)} {case_id}: {seconds:.1f} s", flush=True)
-    atomic_write_json(out_dir / "done.json", {"variant": variant, "cases": list(split["test"])})
+    atomic_write_json(done, {"variant": variant, "cases": list(split["test"])})
 
 
 def evaluate_variant(cache, split: dict, run_dir: Path, variant: str, protocol: str = "liverseg") -> dict:
@@ -62,10 +65,10 @@ def evaluate_variant(cache, split: dict, run_dir: Path, variant: str, protocol: 
     from liverseg.evaluation import LITS_COLUMNS, aggregate, score_volumes
     from liverseg.io.volumes import read_volume
 
-    out = run_dir / "evaluation" / variant
+    layout = RunDir(run_dir)
     frame = None
-    if (out / "summary.json").is_file():  # a finished evaluation (per_case.csv is written first)
-        summary = read_json(out / "summary.json")
+    if layout.summary(variant).is_file():  # a finished evaluation (per_case.csv is written first)
+        summary = read_json(layout.summary(variant))
         if summary.get("protocol", "liverseg") == protocol:
             return summary
         frame = per_case_table(run_dir, variant)
@@ -76,16 +79,30 @@ def evaluate_variant(cache, split: dict, run_dir: Path, variant: str, protocol: 
             pred = read_volume(prediction_path(run_dir, variant, case_id), kind="label")
             rows.append({"case": case_id, **score_volumes(pred, truth)})
         frame = pd.DataFrame(rows)
-        out.mkdir(parents=True, exist_ok=True)
-        with atomic_path(out / "per_case.csv") as tmp:
+        layout.evaluation(variant).mkdir(parents=True, exist_ok=True)
+        with atomic_path(layout.per_case(variant)) as tmp:
             frame.to_csv(tmp, index=False)
     summary = {**aggregate(frame, protocol=protocol), "protocol": protocol}
-    atomic_write_json(out / "summary.json", summary)
+    atomic_write_json(layout.summary(variant), summary)
     return summary
 
 
 def per_case_table(run_dir: Path, variant: str) -> pd.DataFrame:
-    return pd.read_csv(Path(run_dir) / "evaluation" / variant / "per_case.csv", dtype={"case": str})
+    return pd.read_csv(RunDir(run_dir).per_case(variant), dtype={"case": str})
 
 
-__all__ = ["prediction_path", "predict_variant", "evaluate_variant", "per_case_table"]
+def slice_scores(cache, split: dict, run_dir: Path, variants) -> dict[str, dict[str, float]]:
+    """{variant: {SPECIFICITY: value}} over the test patients, for each of `variants`."""
+    from liverseg.evaluation.slice_scores import SPECIFICITY, specificity
+    from liverseg.io.volumes import read_volume
+
+    truths = {c: np.asarray(read_source_case(cache, c).label.array) for c in split["test"]}
+    out = {}
+    for variant in variants:
+        pairs = [(truth, np.asarray(read_volume(prediction_path(run_dir, variant, c), kind="label").array))
+                 for c, truth in truths.items()]
+        out[variant] = {SPECIFICITY: specificity(pairs)}
+    return out
+
+
+__all__ = ["prediction_path", "predict_variant", "evaluate_variant", "per_case_table", "slice_scores"]

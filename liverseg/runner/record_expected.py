@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from liverseg.io.atomic import atomic_write_json, read_json
+from liverseg.io.run_layout import RunDir
 from liverseg.runner.expected import load, run_scores
 
 MIN_TOLERANCE = 0.02
@@ -31,7 +32,7 @@ def smoke_scores(spec, run_dir: Path, seed: int) -> dict[str, float]:
 
     if reproduce(spec, ["--profile", "smoke", "--seed", str(seed), "--run-dir", str(run_dir)]):
         raise RuntimeError(f"{spec.name}: smoke run with seed {seed} failed")
-    scores = run_scores(spec, read_json(run_dir / "metrics.json"))
+    scores = run_scores(spec, read_json(RunDir(run_dir).metrics))
     return {k: float(scores[k]) for k in spec.expected_keys}
 
 

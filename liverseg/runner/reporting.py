@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from liverseg.io.run_layout import RunDir
 from liverseg.runner.data import read_source_case
 from liverseg.runner.predictions import per_case_table, prediction_path
 
@@ -23,6 +24,31 @@ def _overlays(run_dir: Path, cache, variant: str, column: str) -> list[Path]:
         return case.image.array, case.label.array, pred.array
 
     return case_overlays(run_dir, per_case_table(run_dir, variant), load_case, column=column, variant=variant)
+
+
+def median_case(run_dir: Path, variant: str, cases: list[str], column: str = "liver_dice") -> str:
+    """The test case with the median `column` of `variant` (a typical case, not the best)."""
+    table = per_case_table(run_dir, variant).sort_values([column, "case"], kind="stable")
+    return str(table.case.iloc[len(table) // 2]) if len(table) else cases[0]
+
+
+def variants_side_by_side(cache, split: dict, run_dir: Path, titles, default: str, out_png: Path, figure: str,
+                          window) -> tuple[dict, Path]:
+    """The figure every paper with several rows draws (Li Fig. 8, Bi Fig. 3: `figure`): on the median test
+    case of `default`, the source, the truth and every variant's prediction side by side
+    (`liverseg.report.panels.variants_figure`); `titles`: variant -> panel title, in panel order.
+    Returns ({"case", "slice"}, the PNG)."""
+    import numpy as np
+
+    from liverseg.io.volumes import read_volume
+    from liverseg.report.panels import variants_figure
+
+    case_id = median_case(run_dir, default, list(split["test"]))
+    case = read_source_case(cache, case_id)
+    preds = {v: read_volume(prediction_path(run_dir, v, case_id), kind="label").array for v in titles}
+    z, image = variants_figure(case.image.array, np.asarray(case.label.array), preds, titles, default, out_png,
+                               f"{figure}: test patient {case_id}", window)
+    return {"case": case_id, "slice": z}, image
 
 
 VOLUME_COLUMNS = (("dice_per_case", "Dice per case"), ("dice_global", "global Dice"), ("voe", "VOE"),
@@ -52,7 +78,8 @@ def run_record(run_dir: Path, stages: list[str]) -> str:
     from liverseg.report.tables import simple_table
     from liverseg.runner.run_log import command_line, hardware, plural, read_timings
 
-    versions = read_json(run_dir / "versions.json") if (run_dir / "versions.json").is_file() else {}
+    layout = RunDir(run_dir)
+    versions = read_json(layout.versions) if layout.versions.is_file() else {}
     gpus = versions.get("gpu_names") or versions.get("gpus") or []
     git = versions.get("git") or {}
     libs = ", ".join(f"{name} {versions[name]}" for name in ("python", "keras", "tensorflow", "jax", "torch", "numpy")
@@ -60,7 +87,7 @@ def run_record(run_dir: Path, stages: list[str]) -> str:
     timings = read_timings(run_dir)
     epochs = {}
     for stage in stages:
-        history = run_dir / stage / "history.csv"
+        history = layout.stage(stage).history
         epochs[stage] = len(pd.read_csv(history)) if history.is_file() else None
     rows = [[name, epochs.get(name) if name in epochs else "", _minutes(seconds)]
             for name, seconds in timings["stages"].items()]
@@ -85,11 +112,11 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
     from liverseg.report.plots import plot_history, plot_per_case_dice
     from liverseg.report.tables import write_metrics, write_report
 
-    variant, ctx = spec.default_variant, spec.context(cfg, run_dir, cache, split)
+    variant, ctx, layout = spec.default_variant, spec.context(cfg, run_dir, cache, split), RunDir(run_dir)
     images = [
-        plot_history([run_dir / s / "history.csv" for s in stages], run_dir / "training_curves.png",
-                     title=f"{spec.name}: training curves"),
-        plot_per_case_dice(per_case_table(run_dir, variant), run_dir / "per_case_dice.png"),
+        *([plot_history([layout.stage(s).history for s in stages], layout.curves,
+                        title=f"{spec.name}: training curves")] if stages else []),  # a method may train nothing
+        plot_per_case_dice(per_case_table(run_dir, variant), layout.figure("per_case_dice")),
         *extra_images,
         *_overlays(run_dir, cache, variant, spec.overlay_column),
     ]
@@ -99,10 +126,10 @@ def write_run_report(spec, cache, cfg, split: dict, summary: dict, run_dir: Path
              *spec.notes(ctx)]
     sections = [("Volume scores per variant", volume_scores_table(spec, summary)),
                 ("Run", run_record(run_dir, stages))]
-    write_report(run_dir, title=f"Reproduction of {spec.title}", paper_rows=list(spec.paper_rows),
+    write_report(layout.report, title=f"Reproduction of {spec.title}", paper_rows=list(spec.paper_rows),
                  our_rows=spec.our_rows(ctx, summary), notes=notes, images=images, sections=sections)
-    write_metrics(run_dir, {"paper": spec.name, "profile": cfg.profile, "dataset": cfg.dataset,
+    write_metrics(layout.metrics, {"paper": spec.name, "profile": cfg.profile, "dataset": cfg.dataset,
                             "default_variant": variant, **summary})
 
 
-__all__ = ["write_run_report"]
+__all__ = ["write_run_report", "median_case", "variants_side_by_side"]

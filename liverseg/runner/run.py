@@ -1,4 +1,4 @@
-"""The paper runner: everything between a paper's description (`PaperSpec`) and its report.
+"""The paper runner: everything between a paper's description (its `Paper`) and its report.
 
     run directory (config.json, versions.json) -> phantom or real data -> slice cache -> split.json
     -> each training stage (skipped when done) -> per-case inference of every variant (skipped
@@ -18,10 +18,11 @@ from pathlib import Path
 
 from liverseg.config import to_dict
 from liverseg.io.atomic import atomic_write_json
+from liverseg.io.run_layout import RunDir
 from liverseg.runner import data as run_data
 from liverseg.runner.options import add_arguments, resolve_config, runs_root
 from liverseg.runner.predictions import evaluate_variant, predict_variant
-from liverseg.runner.run_log import LOG_NAME, RunLog, StageTimes, plural, resume_command
+from liverseg.runner.run_log import RunLog, StageTimes, plural, resume_command
 
 
 class Progress:
@@ -50,7 +51,7 @@ def choose_run_dir(spec, cfg, run_dir: Path | None) -> Path:
 
     root = runs_root()
     if run_dir is None:
-        run_dir = latest_unfinished_run(spec.name, cfg.profile, to_dict(cfg), root=root, done_marker="done.json")
+        run_dir = latest_unfinished_run(spec.name, cfg.profile, to_dict(cfg), root=root)
         if run_dir is not None:
             print(f"resuming unfinished run {run_dir} (same configuration; pass --run-dir for a new one)")
     return create_run_dir(spec.name, cfg.profile, run_dir, root=root)
@@ -60,7 +61,7 @@ def train_stage(cache, split: dict, stage, cfg, run_dir: Path) -> None:
     from liverseg.train.distribution import worker_count
     from liverseg.train.fit import fit, set_seed
 
-    if (run_dir / stage.name / "done.json").is_file():
+    if RunDir(run_dir).stage(stage.name).done.is_file():
         print(f"skipping {stage.name}: already done", flush=True)
         return
     set_seed(cfg.seed)  # before the datasets: input pipelines derive unseeded op seeds from it
@@ -77,7 +78,7 @@ def _initialised(stage, run_dir: Path):
     def build():
         from liverseg.train.warm_start import warm_start
 
-        sources = {part: run_dir / name / "best.keras" for part, name in stage.init_from.items()}
+        sources = {part: RunDir(run_dir).checkpoint(name) for part, name in stage.init_from.items()}
         return warm_start(stage.build_model(), sources)
 
     return build
@@ -110,43 +111,68 @@ def dry_run(spec, cfg) -> int:
 
 
 def _val_fraction_and_gap(stages) -> tuple[float, int]:
+    if not stages or not stages[0].sources:  # a method that trains nothing
+        return 0.15, 0
     first = stages[0].sources[0]
     return first.val_fraction, max(s.context for stage in stages for s in stage.sources)
 
 
 def run(spec, args) -> int:
     """Reproduce one paper end to end with the parsed options; 0 on success. The console goes to
-    `run.log` too; an interrupt names the command that resumes the run."""
+    `run.log` too; an interrupt names the command that resumes the run. `--folds K`: K runs, one per
+    patient fold (`liverseg.runner.folds`)."""
     from liverseg.train.distribution import get_strategy, is_chief, worker_run_dir
 
     cfg = resolve_config(spec, args)
     if args.dry_run:
         return dry_run(spec, cfg)
+    if cfg.folds:
+        from liverseg.runner.folds import run_folds
+
+        return run_folds(spec, cfg, args, pipeline)
     get_strategy()  # first: MultiWorkerMirroredStrategy must exist before any other TensorFlow op
     # only the chief picks (or creates) the run directory; other workers train in a scratch folder
     run_dir = worker_run_dir(choose_run_dir(spec, cfg, args.run_dir) if is_chief() else args.run_dir)
     with RunLog(run_dir):
         try:
-            return _run(spec, args, cfg, run_dir)
+            pipeline(spec, cfg, run_dir, split_file=args.split, protocol=getattr(args, "protocol", "liverseg"))
+            return 0
         except KeyboardInterrupt:
             print(f"interrupted; finished stages are kept. Resume with: {resume_command(run_dir)}",
                   file=sys.stderr, flush=True)
             raise
 
 
-def _run(spec, args, cfg, run_dir: Path) -> int:
+def pipeline(spec, cfg, run_dir: Path, *, variants=None, split_file: Path | None = None, split: dict | None = None,
+             shared_cache: Path | None = None, protocol: str = "liverseg", report: bool = True) -> dict | None:
+    """The one pipeline of `reproduce` and `compare`: config and versions, the slice cache, the split,
+    the training stages, then (on the chief) calibration, inference and evaluation of `variants`; with
+    `report`, the paper's own evaluation, report.md, metrics.json, the expected-score check (only under
+    the project's protocol, in which the expected scores were recorded) and `done.json` last. Every step
+    is skipped when done. Returns the summaries per variant (None on a worker).
+
+    `variants` (default: all) trains only the stages they need (`stages_for`); `split_file` / `split`: a
+    patient split given instead of the paper's policy; `shared_cache`: a folder whose `cache/` is built
+    once and linked into the run (the folds of a comparison or a cross-validation)."""
     from liverseg.runner.run_dir import write_config, write_versions
     from liverseg.train.distribution import is_chief
 
-    print(f"run directory: {run_dir} (console also in {run_dir / LOG_NAME})", flush=True)
+    layout = RunDir(run_dir)
+    variants = tuple(spec.variants if variants is None else variants)
+    print(f"run directory: {run_dir} (console also in {layout.log})", flush=True)
     write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
     write_versions(run_dir)
-    stages = list(spec.stages(spec.context(cfg, run_dir)))
-    names = ["prepare", *[s.name for s in stages], "inference", "evaluation", "report"]
-    progress = Progress(names, cfg.expected_minutes, StageTimes(run_dir) if is_chief() else None)
+    stages = list(spec.stages(spec.context(cfg, run_dir))) if variants == tuple(spec.variants) else \
+        stages_for(spec, cfg, variants)
+    names = ["prepare", *[s.name for s in stages], "inference", "evaluation", *(["report"] if report else [])]
+    progress = Progress(names, cfg.expected_minutes if report else None, StageTimes(run_dir) if is_chief() else None)
     began = progress.begin("prepare", f"dataset {cfg.dataset}")
+    if shared_cache is not None:
+        run_data.prepare_cache(spec.name, cfg, shared_cache)
+        run_data.link_cache(layout.cache, RunDir(shared_cache).cache)
     cache = run_data.prepare_cache(spec.name, cfg, run_dir)
-    split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages), split_file=args.split)
+    split = run_data.make_split(spec, cache, cfg, run_dir, *_val_fraction_and_gap(stages), split_file=split_file,
+                                given=split)
     progress.end("prepare", began)
     for stage in stages:
         began = progress.begin(stage.name, plural(stage.train.epochs, "epoch"))
@@ -154,37 +180,38 @@ def _run(spec, args, cfg, run_dir: Path) -> int:
         progress.end(stage.name, began)
     if not is_chief():
         print("worker: training done; the chief writes predictions and the report")
-        return 0
-    return finish(spec, cache, cfg, split, run_dir, stages, progress, protocol=getattr(args, "protocol", "liverseg"))
-
-
-def finish(spec, cache, cfg, split: dict, run_dir: Path, stages, progress: Progress,
-           protocol: str = "liverseg") -> int:
-    """Inference, evaluation (summaries under `protocol`), report, expected-score check (only under
-    the project's protocol, in which the expected scores were recorded), and `done.json` last."""
-    from liverseg.runner.expected import check_expected, run_scores
-    from liverseg.runner.reporting import write_run_report
-
+        return None
     ctx = spec.context(cfg, run_dir, cache, split)
     spec.calibrate(ctx)
-    began = progress.begin("inference", f"{len(split['test'])} test case(s), variants {', '.join(spec.variants)}")
-    for variant in spec.variants:
+    began = progress.begin("inference", f"{len(split['test'])} test case(s), variants {', '.join(variants)}")
+    for variant in variants:
         predict_variant(spec, cache, cfg, split, run_dir, variant)
     progress.end("inference", began)
     began = progress.begin("evaluation")
-    summary = {variant: evaluate_variant(cache, split, run_dir, variant, protocol) for variant in spec.variants}
+    summary = {variant: evaluate_variant(cache, split, run_dir, variant, protocol) for variant in variants}
+    if report:
+        _report(spec, ctx, summary, stages, progress, began, protocol)
+    else:
+        progress.end("evaluation", began)
+    return summary
+
+
+def _report(spec, ctx, summary: dict, stages, progress: Progress, began: float, protocol: str) -> None:
+    """The paper's own evaluation, the report, the expected-score check and `done.json` (last)."""
+    from liverseg.runner.expected import check_expected, run_scores
+    from liverseg.runner.reporting import write_run_report
+
     images, extra = [], spec.extra_evaluation(ctx)
     if extra is not None:
         summary["extra"], images = extra
     progress.end("evaluation", began)
     began = progress.begin("report")
-    write_run_report(spec, cache, cfg, split, summary, run_dir, [s.name for s in stages], images)
-    check = check_expected(spec, cfg, run_scores(spec, summary)) if protocol == "liverseg" else None
-    atomic_write_json(run_dir / "done.json", {"paper": spec.name, "profile": cfg.profile,
-                                              "expected_check": check})
+    write_run_report(spec, ctx.cache, ctx.cfg, ctx.split, summary, ctx.run_dir, [s.name for s in stages], images)
+    check = check_expected(spec, ctx.cfg, run_scores(spec, summary)) if protocol == "liverseg" else None
+    layout = RunDir(ctx.run_dir)
+    atomic_write_json(layout.done, {"paper": spec.name, "profile": ctx.cfg.profile, "expected_check": check})
     progress.end("report", began)
-    print(f"done: {run_dir / 'report.md'}", flush=True)
-    return 0
+    print(f"done: {layout.report}", flush=True)
 
 
 def reproduce(spec, argv=None) -> int:
@@ -195,4 +222,4 @@ def reproduce(spec, argv=None) -> int:
                        lambda args: run(spec, args), argv, f"Reproduce {spec.title} end to end.", tensorflow=True)
 
 
-__all__ = ["run", "reproduce", "train_stage", "stages_for", "choose_run_dir", "finish"]
+__all__ = ["run", "reproduce", "pipeline", "train_stage", "stages_for", "choose_run_dir"]

@@ -1,12 +1,8 @@
 """Run directory bookkeeping: where a run lives, what it was run with, and files written atomically.
 
-A run directory looks like::
-
-    runs/<paper>/<profile>-<YYYYmmdd-HHMMSS>/
-        config.json      {"paper", "profile", "config"}: the resolved configuration (refused if it changes)
-        versions.json    library versions, CUDA/cuDNN, GPUs, git commit of the code
-        <stage>/         one folder per training stage, written by `liverseg.train.fit.fit`
-            best.keras  last.keras  history.csv  done.json  model_summary.txt  backup/  tensorboard/
+A run directory is `runs/<paper>/<profile>-<YYYYmmdd-HHMMSS>/`; its layout is `liverseg.io.run_layout.RunDir`:
+`config.json` holds {"paper", "profile", "config"}, the resolved configuration (refused if it changes),
+`versions.json` the library versions, CUDA/cuDNN, GPUs and the git commit of the code.
 
 Every file here is written through `atomic_write_text` / `atomic_write_json`: a temporary file in
 the same folder, flushed and fsync'ed, then `os.replace`d over the target, so a crash or a
@@ -25,6 +21,7 @@ import numpy as np
 
 from liverseg.io.atomic import atomic_write_json, read_json
 from liverseg.io.atomic import json_default as _json_default
+from liverseg.io.run_layout import RunDir
 from liverseg.errors import InputError, OptionError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,19 +55,18 @@ def config_record(config_dict: dict, paper: str, profile: str) -> dict:
     return json.loads(json.dumps({"paper": paper, "profile": profile, "config": config_dict}, default=_json_default))
 
 
-def latest_unfinished_run(paper: str, profile: str, config_dict: dict, root: Path = Path("runs"),
-                          done_marker: str = "report.md") -> Path | None:
-    """The newest `root/<paper>/<profile>-*` run with the same config and no `done_marker` yet: the
-    run a crash or `kill -9` interrupted, which re-running the same command (no --run-dir) resumes."""
+def latest_unfinished_run(paper: str, profile: str, config_dict: dict, root: Path = Path("runs")) -> Path | None:
+    """The newest `root/<paper>/<profile>-*` run with the same config and no `done.json` yet: the run a
+    crash or `kill -9` interrupted, which re-running the same command (no --run-dir) resumes."""
     record = config_record(config_dict, paper, profile)
-    candidates = sorted((Path(root) / paper).glob(f"{profile}-*/config.json"), key=lambda p: p.stat().st_mtime)
-    for config in reversed(candidates):
+    runs = [RunDir(p) for p in (Path(root) / paper).glob(f"{profile}-*") if p.is_dir()]
+    for run in sorted((r for r in runs if r.config.is_file()), key=lambda r: r.config.stat().st_mtime, reverse=True):
         try:
-            same = json.loads(config.read_text(encoding="utf-8")) == record
+            same = json.loads(run.config.read_text(encoding="utf-8")) == record
         except (OSError, json.JSONDecodeError):
             continue
-        if same and not (config.parent / done_marker).exists():
-            return config.parent
+        if same and not run.is_done():
+            return run.path
     return None
 
 
@@ -86,7 +82,7 @@ def _flatten(obj, prefix: str = "") -> dict:
 def write_config(run_dir, config_dict: dict, paper: str, profile: str) -> None:
     """Write `config.json`; when it already exists it must hold the same run (a resume), otherwise
     an OptionError tells the user to pick a new `--run-dir`."""
-    path = Path(run_dir) / "config.json"
+    path = RunDir(run_dir).config
     record = config_record(config_dict, paper, profile)
     if path.exists():
         old = read_json(path)
@@ -173,7 +169,7 @@ def collect_versions() -> dict:
 def write_versions(run_dir) -> dict:
     """Write `versions.json` and return it. A resume under different versions keeps the earlier
     records in its `previous` list, so a mixed run can be told apart."""
-    path = Path(run_dir) / "versions.json"
+    path = RunDir(run_dir).versions
     record = collect_versions()
     previous = []
     if path.exists():

@@ -23,9 +23,8 @@ import time
 from pathlib import Path
 
 from liverseg.io.atomic import atomic_write_json, read_json
+from liverseg.io.run_layout import RunDir
 
-LOG_NAME = "run.log"
-TIMINGS_NAME = "timings.json"
 LOGGER = "liverseg.run"
 
 
@@ -86,11 +85,12 @@ class RunLog:
     adds its session below the earlier ones)."""
 
     def __init__(self, run_dir):
-        self.path = Path(run_dir) / LOG_NAME
+        self.path = RunDir(run_dir).log
         self.logger = logging.getLogger(LOGGER)
 
     def __enter__(self) -> "RunLog":
         quiet_tensorflow()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.handler = logging.FileHandler(self.path, encoding="utf-8")
         self.handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%Y-%m-%d %H:%M:%S"))
         self.logger.addHandler(self.handler)
@@ -141,7 +141,7 @@ class StageTimes:
     the time the earlier sessions spent too."""
 
     def __init__(self, run_dir):
-        self.path = Path(run_dir) / TIMINGS_NAME
+        self.path = RunDir(run_dir).timings
         self.record = read_json(self.path) if self.path.is_file() else {"sessions": []}
         self.session = {"started": datetime.datetime.now().isoformat(timespec="seconds"),
                         "command": command_line(), "stages": {}}
@@ -156,7 +156,7 @@ class StageTimes:
 
 def read_timings(run_dir) -> dict:
     """{"stages": {name: seconds over all sessions}, "total_s", "sessions": n} of a run."""
-    path = Path(run_dir) / TIMINGS_NAME
+    path = RunDir(run_dir).timings
     record = read_json(path) if path.is_file() else {"sessions": []}
     stages: dict = {}
     for session in record["sessions"]:
@@ -187,4 +187,4 @@ def hardware() -> str:
 
 
 __all__ = ["RunLog", "StageTimes", "read_timings", "command_line", "resume_command", "hardware", "plural",
-           "quiet_tensorflow", "LOG_NAME", "TIMINGS_NAME"]
+           "quiet_tensorflow"]

@@ -8,15 +8,15 @@ from pathlib import Path
 
 from liverseg.io.atomic import read_json
 from liverseg.io.leakage import LeakageWarning, content_hash
+from liverseg.io.run_layout import RunDir
 
 
 def training_hashes(run_dir: Path) -> dict[str, str]:
     """content hash -> case id of the run's training and validation cases (empty when unknown)."""
-    from liverseg.data.cache import SliceCache
+    from liverseg.data.cache import SliceCache, is_complete
 
-    run_dir = Path(run_dir)
-    split, cache = run_dir / "split.json", run_dir / "cache"
-    if not split.is_file() or not (cache / "manifest.csv").is_file():
+    split, cache = RunDir(run_dir).split, RunDir(run_dir).cache
+    if not split.is_file() or not is_complete(cache):
         return {}
     parts = read_json(split)
     seen = SliceCache(cache)
@@ -40,15 +40,15 @@ def warn_if_trained_on(run_dir: Path, volume) -> str | None:
 def unfinished_stages(run_dir: Path, spec, cfg, variant: str) -> list[str]:
     """The training stages `variant`'s predictor loads that have not finished (no `<stage>/done.json`)."""
     stages = spec.variant_stages(spec.context(cfg, run_dir), variant)
-    return [s for s in stages if not (Path(run_dir) / s / "done.json").is_file()]
+    return [s for s in stages if not RunDir(run_dir).stage(s).done.is_file()]
 
 
 def _source_folders(run_dir: Path) -> list[Path]:
     """The folders the run's training CTs were read from (the phantom's, for a phantom run)."""
-    from liverseg.data.cache import SliceCache
+    from liverseg.data.cache import SliceCache, is_complete
 
-    cache = Path(run_dir) / "cache"
-    if not (cache / "manifest.csv").is_file():
+    cache = RunDir(run_dir).cache
+    if not is_complete(cache):
         return []
     seen = SliceCache(cache)
     folders = set()

@@ -22,6 +22,7 @@ import numpy as np
 from liverseg.config import TrainConfig
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_replace, atomic_write_json, fsync_file, read_json
+from liverseg.io.run_layout import StagePaths
 from liverseg.train.devices import backend
 from liverseg.train.distribution import portable_batchnorm
 from liverseg.train.monitors import monitor_callbacks
@@ -180,16 +181,16 @@ def stage_callbacks(stage_dir, train: TrainConfig, extra=(), restore_dir=None):
     monitor's value (`liverseg.train.monitors`), best and last
     checkpoints, the CSV history, TensorBoard, schedule callbacks, early stopping, `extra`, and
     the backup last. Returns `(callbacks, best_checkpoint, backup)`."""
-    stage_dir = Path(stage_dir)
-    best = AtomicModelCheckpoint(stage_dir / "best.keras", monitor=train.monitor,
+    paths = StagePaths(Path(stage_dir).name, Path(stage_dir))
+    best = AtomicModelCheckpoint(paths.best, monitor=train.monitor,
                                  mode=train.monitor_mode, save_best_only=True)
-    last = AtomicModelCheckpoint(stage_dir / "last.keras", monitor=train.monitor,
+    last = AtomicModelCheckpoint(paths.last, monitor=train.monitor,
                                  mode=train.monitor_mode, save_best_only=False)
     stateful = {"best_checkpoint": best}
     callbacks = [keras.callbacks.TerminateOnNaN(raise_error=True), *monitor_callbacks(train.monitor), best, last,
-                 keras.callbacks.CSVLogger(str(stage_dir / "history.csv"), append=True)]
+                 keras.callbacks.CSVLogger(str(paths.history), append=True)]
     if tensorboard_available():
-        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(stage_dir / "tensorboard")))
+        callbacks.append(keras.callbacks.TensorBoard(log_dir=str(paths.tensorboard)))
     for i, cb in enumerate(schedule_callbacks(train)):
         stateful[f"schedule_{i}"] = cb
         callbacks.append(cb)
@@ -199,7 +200,7 @@ def stage_callbacks(stage_dir, train: TrainConfig, extra=(), restore_dir=None):
             patience=int(train.early_stopping_patience), verbose=1)
         callbacks.append(stateful["early_stopping"])
     callbacks.extend(extra)
-    backup = AtomicBackupAndRestore(stage_dir / "backup", stateful=stateful, restore_dir=restore_dir)
+    backup = AtomicBackupAndRestore(paths.backup, stateful=stateful, restore_dir=restore_dir)
     callbacks.append(backup)
     return callbacks, best, backup
 

@@ -8,7 +8,6 @@ value and `weights_sha256` (`liverseg.train.distribution.weights_sha256` of the 
 """
 from __future__ import annotations
 
-import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ import pandas as pd
 from liverseg.config import TrainConfig
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_write_json, read_json
+from liverseg.io.run_layout import StagePaths
 from liverseg.train.callbacks import read_backup_state
 from liverseg.train.history import clean_history, read_history
 
@@ -37,27 +37,6 @@ class StageResult:
     resumed_from: int | None
     skipped: bool
     weights_sha256: str | None = None
-
-
-@dataclass(frozen=True)
-class StagePaths:
-    """The files of `run_dir/<stage>/`."""
-
-    name: str
-    dir: Path
-
-    @classmethod
-    def of(cls, run_dir, stage: str) -> "StagePaths":
-        if not stage or stage in (".", "..") or "/" in stage or os.sep in stage:
-            raise OptionError(f"stage {stage!r}: must be a plain folder name")
-        return cls(stage, Path(run_dir) / stage)
-
-    best = property(lambda self: self.dir / "best.keras")
-    last = property(lambda self: self.dir / "last.keras")
-    history = property(lambda self: self.dir / "history.csv")
-    done = property(lambda self: self.dir / "done.json")
-    backup = property(lambda self: self.dir / "backup")
-    summary = property(lambda self: self.dir / "model_summary.txt")
 
 
 def check_options(train: TrainConfig, has_validation: bool) -> None:

@@ -11,7 +11,7 @@ import pytest
 from liverseg.io.atomic import read_json
 
 from experiments.bi_cascaded_resnet.config import VARIANTS
-from experiments.bi_cascaded_resnet.spec import PAPER
+from experiments.bi_cascaded_resnet.paper import PAPER
 from tests.experiments.regression import assert_guarded, raised
 from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.standalone import (assert_checkpoints_stand_alone, assert_onnx_matches_keras,

@@ -15,8 +15,8 @@ import pytest
 from liverseg.errors import OptionError
 from liverseg.io.atomic import read_json
 from liverseg.registry import paper, papers
-from liverseg.runner.compare import CompareOptions, _finished_paper_run, compare, split_digest
-from liverseg.runner.compare_report import count_parameters
+from liverseg.compare.runs import CompareOptions, _finished_paper_run, compare, split_digest
+from liverseg.compare.report import count_parameters
 from liverseg.runner.paper import Paper
 from liverseg.runner.run import stages_for
 
@@ -102,7 +102,7 @@ def test_split_digest_ignores_order_and_sees_a_moved_patient():
 
 def test_the_common_split_does_not_depend_on_which_paper_prepares_it(tmp_path, gong_cache_dir):
     """Bi's 48 px smoke cache loses phantom-0's small tumour; the split's strata come from the source labels."""
-    from liverseg.runner.compare import common_split, paper_configs
+    from liverseg.compare.runs import common_split, paper_configs
     from liverseg.runner.data import case_table, prepare_cache
 
     splits = {}

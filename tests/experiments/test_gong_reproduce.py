@@ -14,7 +14,7 @@ import pytest
 from liverseg.io.atomic import read_json
 
 from liverseg.runner.run import reproduce
-from experiments.gong.spec import PAPER
+from experiments.gong.paper import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.short_runs import gong_short

@@ -11,7 +11,7 @@ from liverseg.data.sampling import cap_slices
 from liverseg.errors import OptionError
 
 from experiments.gruber.config import get_config
-from experiments.gruber.spec import PAPER
+from experiments.gruber.paper import PAPER
 from experiments.gruber.predict import chain_labels, onestep_labels
 
 

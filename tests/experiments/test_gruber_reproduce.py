@@ -13,7 +13,7 @@ import pytest
 from liverseg.io.atomic import read_json
 
 from liverseg.runner.run import reproduce
-from experiments.gruber.spec import PAPER
+from experiments.gruber.paper import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras

@@ -14,7 +14,7 @@ from liverseg.errors import OptionError
 from liverseg.nn.deep_supervision import DeepSupervisionLoss
 
 from experiments.li_dalunet.config import TABLE_ORDER, get_config
-from experiments.li_dalunet.spec import PAPER
+from experiments.li_dalunet.paper import PAPER
 from experiments.li_dalunet.model import UNET_CORE, build_unet_tile, build_variant
 from experiments.li_dalunet.predict import LiPredictor
 from experiments.li_dalunet.stages import loss, stages
@@ -167,7 +167,7 @@ def test_deeply_supervised_networks_predict_with_their_main_head():
 
 
 def test_labels_keep_tumour_inside_the_largest_liver():
-    from liverseg.runner.slice_scores import specificity
+    from liverseg.evaluation.slice_scores import specificity
 
     cfg = tiny()
     probs = np.zeros((4, 16, 16, 2), np.float32)

@@ -14,7 +14,7 @@ from liverseg.runner.expected import compare
 
 from experiments.li_dalunet.config import TABLE_ORDER
 from liverseg.runner.run import reproduce
-from experiments.li_dalunet.spec import PAPER
+from experiments.li_dalunet.paper import PAPER
 from tests.experiments.regression import assert_guarded, raised
 from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras

@@ -1,9 +1,9 @@
 """Liu et al.'s networks inspected without training: the two levels' depths and layer counts (35 and
 43), the pre-activation residual units, the intermediate processing (opening then closing, r = 5)
-against scikit-image, MDice, the cascade's frozen level 1, and the ten-fold split."""
+against scikit-image, MDice, the cascade's frozen level 1, and the ten folds of the paper profile."""
 from __future__ import annotations
 
-from dataclasses import replace
+import argparse
 
 import keras
 import numpy as np
@@ -15,7 +15,6 @@ from liverseg.nn.losses import DiceLoss, MDiceLoss
 from liverseg.nn.morphology import BinaryMorphology
 
 from experiments.liu_crunet.config import get_config
-from experiments.liu_crunet.data import choose_split, fold_test_patients
 from experiments.liu_crunet.model import LEVEL1, build_cascade, build_runet, counted_layers
 from experiments.liu_crunet.stages import make_loss, stages
 
@@ -107,21 +106,27 @@ def test_losses_of_the_rows():
     assert (t.learning_rate, t.final_learning_rate, t.schedule, cfg.data.batch_size) == (1e-4, 1e-10, "linear", 2)
 
 
-def test_ten_folds_test_every_patient_once():
+def test_the_paper_profile_runs_ten_folds_and_the_single_split_profiles_one_run():
+    from liverseg.runner.options import resolve_config
+
+    from experiments.liu_crunet.paper import PAPER
+
+    args = argparse.Namespace(dataset=None, data_dir=None, seed=0, set=[], profile="paper", folds=None)
+    assert resolve_config(PAPER, args).folds == 10  # III-B
+    assert resolve_config(PAPER, argparse.Namespace(**{**vars(args), "folds": 0})).folds == 0
+    assert get_config("cpu").folds == get_config("smoke").folds == 0
     patients = [f"lits-{i}" for i in range(131)]
-    folds = [fold_test_patients(patients, 10, k, seed=0) for k in range(10)]
-    assert sorted(p for f in folds for p in f) == sorted(patients)
-    assert {len(f) for f in folds} == {13, 14}
-    cfg = replace(get_config("paper"), fold=3)
     table = pd.DataFrame({"case_id": patients, "tumour_mm3": 1.0})
-    split = choose_split(table, cfg, 0)
-    assert split["test"] == folds[3] and not set(split["test"]) & (set(split["train"]) | set(split["val"]))
+    cfg = get_config("cpu")
+    split = PAPER.split(PAPER.context(cfg), table)
+    assert not set(split["test"]) & (set(split["train"]) | set(split["val"]))
+    assert abs(len(split["test"]) - cfg.test_patients * 131) <= 1
 
 
 def test_all_components_variants_keep_every_component_and_load_their_stage(tmp_path):
     from experiments.liu_crunet.config import VARIANTS, variant_stage
     from experiments.liu_crunet.predict import LiuPredictor
-    from experiments.liu_crunet.spec import PAPER
+    from experiments.liu_crunet.paper import PAPER
 
     cfg = get_config("smoke")
     probs = np.zeros((3, 8, 8, 1), np.float32)

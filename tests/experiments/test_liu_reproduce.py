@@ -11,7 +11,7 @@ import pytest
 from liverseg.io.atomic import read_json
 
 from experiments.liu_crunet.config import TABLE_ORDER
-from experiments.liu_crunet.spec import PAPER
+from experiments.liu_crunet.paper import PAPER
 from tests.experiments.regression import assert_guarded
 from tests.experiments.notebooks import check_inspection_notebook
 from tests.experiments.standalone import assert_checkpoints_stand_alone, assert_onnx_matches_keras

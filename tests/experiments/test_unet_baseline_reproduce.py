@@ -12,7 +12,7 @@ import pytest
 from liverseg.config import override
 from liverseg.io.atomic import read_json
 
-from experiments.unet_baseline.spec import PAPER
+from experiments.unet_baseline.paper import PAPER
 from tests.experiments.contract import assert_paper_contract
 
 pytestmark = pytest.mark.slow

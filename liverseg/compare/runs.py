@@ -5,7 +5,7 @@ scored on the same test volumes by the same LiTS-protocol scorer.
     <out>/runs/<paper>/           a run of the paper's default variant on that split (only the stages
                                   the variant needs); `compared.json` in it, written last, marks it done
     <out>/report.md, metrics.json, per_case.csv, per_case_dice.png, same_slice.png,
-          rank_stability.png, significance.png   (compare_report; statistics: evaluation.paired_stats)
+          rank_stability.png, significance.png   (compare.report; statistics: evaluation.paired_stats)
 
 `--folds K` (`options.folds`) replaces the single split by K patient folds (`liverseg.data.splits.
 patient_folds`: seeded, stratified by tumour presence, each case in exactly one test fold), so that every
@@ -34,8 +34,8 @@ from pathlib import Path
 from liverseg.config import to_dict
 from liverseg.errors import OptionError
 from liverseg.io.atomic import atomic_write_json, read_json
+from liverseg.io.run_layout import CompareDir, FoldsDir, RunDir
 
-MARKER = "compared.json"
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def common_split(cache, options: CompareOptions) -> dict:
     from liverseg.runner.data import check_split, source_has_tumour
 
     options = resolve_options(options)
-    path = options.out / "split.json"
+    path = CompareDir(options.out).split
     cases = [str(c) for c in cache.case_ids]
     made = {"seed": options.seed, "val_fraction": options.val_fraction, "test_fraction": options.test_fraction}
     if path.is_file():
@@ -141,55 +141,20 @@ def common_split(cache, options: CompareOptions) -> dict:
 def check_fold_count(configs: dict, options: CompareOptions) -> None:
     """Before anything is written: enough cases for `options.folds` (one OptionError line otherwise),
     counted from the phantom's size or the dataset folder's listing."""
-    from data_prep.sources import discover
     from liverseg.data.splits import patient_folds
+    from liverseg.runner.folds import count_cases
 
-    cfg = next(iter(configs.values()))[1]
-    n = len(discover(cfg.dataset, cfg.data_dir)) if cfg.data_dir else int(cfg.phantom.cases)
+    n = count_cases(next(iter(configs.values()))[1])
     patient_folds([str(i) for i in range(n)], options.folds, options.seed, options.val_fraction)
 
 
 def fold_splits(cache, options: CompareOptions) -> list[dict]:
-    """`<out>/folds.json`, made once: `options.folds` patient folds of the cache's cases, stratified by
-    tumour in their source labels; a later call with another fold count, seed or fraction is refused."""
-    from liverseg.data.splits import patient_folds
-    from liverseg.runner.data import check_split, source_has_tumour
+    """`<out>/folds.json` (`liverseg.runner.folds.make_folds`): `options.folds` patient folds of the cache's
+    cases, stratified by tumour in their source labels, made once."""
+    from liverseg.runner.folds import make_folds
 
     options = resolve_options(options)
-    path = options.out / "folds.json"
-    cases = [str(c) for c in cache.case_ids]
-    made = {"folds": options.folds, "seed": options.seed, "val_fraction": options.val_fraction}
-    if path.is_file():
-        record = read_json(path)
-        if {k: record.get(k) for k in made} != made:
-            raise OptionError(f"{path}: made with {({k: record.get(k) for k in made})}, not {made}; "
-                              "delete it or pass another --out")
-        splits = record["splits"]
-    else:
-        has_tumour = {c: source_has_tumour(cache, c) for c in cases}
-        parts = patient_folds(cases, options.folds, options.seed, options.val_fraction, stratify=has_tumour)
-        splits = [{"mode": "patients", **part, "fold": k, "folds": options.folds, "seed": options.seed,
-                   "note": f"fold {k + 1} of {options.folds}: {len(part['train'])} / {len(part['val'])} / "
-                           f"{len(part['test'])} patients (seed {options.seed}, stratified by tumour presence)"}
-                  for k, part in enumerate(parts)]
-        atomic_write_json(path, {**made, "mode": "folds", "splits": splits,
-                                 "note": f"{options.folds} patient folds of {len(cases)} cases: every case tested "
-                                         "once, never trained or validated on in its fold"})
-    for split in splits:
-        check_split(split, cases, path, hint="it was made for other data: delete it or pass another --out")
-    tested = sorted(c for split in splits for c in split["test"])
-    if tested != sorted(cases):
-        raise OptionError(f"{path}: its test folds do not hold every case exactly once; delete it or pass another --out")
-    return splits
-
-
-def _link_cache(run_dir: Path, shared: Path) -> None:
-    """`run_dir/cache` -> the shared cache folder (a fold's run reads the cache built once for all folds)."""
-    link = run_dir / "cache"
-    if link.exists() or link.is_symlink():
-        return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    link.symlink_to(shared.resolve(), target_is_directory=True)
+    return make_folds(cache, options.folds, options.seed, options.val_fraction, FoldsDir(options.out).folds)
 
 
 def _finished_paper_run(spec, cfg, split: dict, variant: str) -> Path | None:
@@ -201,56 +166,42 @@ def _finished_paper_run(spec, cfg, split: dict, variant: str) -> Path | None:
     for done in sorted((runs_root() / spec.name).glob("*/done.json"), reverse=True):
         run_dir = done.parent
         try:
-            same = read_json(run_dir / "config.json").get("config") == wanted
-            own = read_json(run_dir / "split.json")
+            same = read_json(RunDir(run_dir).config).get("config") == wanted
+            own = read_json(RunDir(run_dir).split)
         except (OSError, ValueError):
             continue
         test = set(split["test"])
         if (same and own.get("mode") == "patients" and test <= set(own["test"])
                 and not test & (set(own["train"]) | set(own["val"]))
-                and (run_dir / "evaluation" / variant / "per_case.csv").is_file()):
+                and RunDir(run_dir).per_case(variant).is_file()):
             return run_dir
     return None
 
 
 def _train_and_predict(spec, cfg, split: dict, run_dir: Path, variant: str, shared_cache: Path | None = None) -> None:
-    """The runner's steps for one variant: cache, the common split, the variant's stages, calibration,
-    inference and evaluation of the test cases (each step skipped when already done). `shared_cache`:
-    a folder whose `cache/` is built once and linked into the run (folds)."""
-    from liverseg.runner import data as run_data
-    from liverseg.runner.predictions import evaluate_variant, predict_variant
-    from liverseg.runner.run import stages_for, train_stage
-    from liverseg.runner.run_dir import write_config, write_versions
+    """The runner's pipeline (`liverseg.runner.run.pipeline`) for one variant on the common split, without
+    the paper's report: cache, split, the variant's stages, calibration, inference and evaluation."""
+    from liverseg.runner.run import pipeline
+    from liverseg.runner.run_log import RunLog
 
-    if shared_cache is not None:
-        run_data.prepare_cache(spec.name, cfg, shared_cache)
-        _link_cache(run_dir, shared_cache / "cache")
-    write_config(run_dir, to_dict(cfg), spec.name, cfg.profile)
-    write_versions(run_dir)
-    cache = run_data.prepare_cache(spec.name, cfg, run_dir)
-    run_data.check_split(split, cache.case_ids, run_dir / "cache", hint=f"{spec.name} reads other data than the common split's")
-    atomic_write_json(run_dir / "split.json", split)
-    for stage in stages_for(spec, cfg, [variant]):
-        print(f"{spec.name}: stage {stage.name}", flush=True)
-        train_stage(cache, split, stage, cfg, run_dir)
-    spec.calibrate(spec.context(cfg, run_dir, cache, split))
-    predict_variant(spec, cache, cfg, split, run_dir, variant)
-    evaluate_variant(cache, split, run_dir, variant)
+    with RunLog(run_dir):
+        pipeline(spec, cfg, run_dir, variants=[variant], split=split, shared_cache=shared_cache, report=False)
 
 
 def run_paper(spec, cfg, split: dict, options: CompareOptions, shared_cache: Path | None = None) -> PaperRun:
     """The paper's default variant on the common split (of `options.out`, a fold's folder with folds):
     reused when finished, else trained (resumed)."""
     variant = spec.default_variant
-    run_dir = options.out / "runs" / spec.name
+    run_dir = CompareDir(options.out).run(spec.name)
     record = {"paper": spec.name, "variant": variant, "config": to_dict(cfg), "split": split_digest(split)}
-    marker = run_dir / MARKER
+    marker = RunDir(run_dir).compared
     if marker.is_file():
         done = read_json(marker)
         if {k: done.get(k) for k in record} == record:
             return PaperRun(spec, cfg, run_dir, variant, "compare run")
         raise OptionError(f"{marker}: made with another configuration or split; delete {run_dir} or pass another --out")
-    if (run_dir / "config.json").is_file() and read_json(run_dir / "config.json").get("config") != record["config"]:
+    config = RunDir(run_dir).config
+    if config.is_file() and read_json(config).get("config") != record["config"]:
         raise OptionError(f"{run_dir}: an unfinished run with another configuration; delete it or pass another --out")
     if options.reuse_paper_runs:
         found = _finished_paper_run(spec, cfg, split, variant)
@@ -270,7 +221,7 @@ def compare(options: CompareOptions) -> list[PaperRun]:
     """Every paper of `options.papers` on the common split (or on each of `options.folds` folds), then the
     report (`compare_report`). Returns the runs, fold after fold."""
     from liverseg.runner import data as run_data
-    from liverseg.runner.compare_report import write_compare_report
+    from liverseg.compare.report import write_compare_report
 
     options = resolve_options(options)
     configs = paper_configs(options)
@@ -284,7 +235,7 @@ def compare(options: CompareOptions) -> list[PaperRun]:
         for i, (name, (spec, cfg)) in enumerate(configs.items(), 1):
             if split is None:
                 # the first paper's cache lists the cases (every paper reads the same source)
-                first_dir = options.out / "runs" / name
+                first_dir = CompareDir(options.out).run(name)
                 split = common_split(run_data.prepare_cache(name, cfg, first_dir), options)
                 print(f"common split: {split['note']}", flush=True)
             print(f"[{i}/{len(configs)}] {name}: default variant {spec.default_variant}", flush=True)
@@ -293,15 +244,16 @@ def compare(options: CompareOptions) -> list[PaperRun]:
         groups.append((split, runs))
     else:
         name, (spec, cfg) = next(iter(configs.items()))
-        splits = fold_splits(run_data.prepare_cache(name, cfg, options.out / "caches" / name), options)
+        out = CompareDir(options.out)
+        splits = fold_splits(run_data.prepare_cache(name, cfg, out.shared_cache(name)), options)
         for split in splits:
-            fold_options = replace(options, out=options.out / f"fold-{split['fold']}")
+            fold_options = replace(options, out=out.folds().fold(split["fold"]))
             print(f"{split['note']}", flush=True)
             runs = []
             for i, (name, (spec, cfg)) in enumerate(configs.items(), 1):
                 print(f"[fold {split['fold'] + 1}/{len(splits)}, {i}/{len(configs)}] {name}: default variant "
                       f"{spec.default_variant}", flush=True)
-                runs.append(run_paper(spec, cfg, split, fold_options, shared_cache=options.out / "caches" / name))
+                runs.append(run_paper(spec, cfg, split, fold_options, shared_cache=out.shared_cache(name)))
                 _announce(runs[-1])
             groups.append((split, runs))
     report = write_compare_report(groups, options)

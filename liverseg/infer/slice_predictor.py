@@ -18,7 +18,7 @@ import numpy as np
 from liverseg.data.preprocess import preprocess_slices
 from liverseg.infer.postprocess import largest_component
 from liverseg.infer.predict import labels_from_probs, predict_slices, resize_probs, stack_context
-from liverseg.runner.spec import Prediction
+from liverseg.infer.prediction import Prediction
 
 
 def network_input(slices: np.ndarray) -> np.ndarray:

@@ -1,7 +1,7 @@
 """The baseline as the runner sees it: one stage, the shared slice predictor, the default split."""
+from liverseg.infer.slice_predictor import SlicePredictor
 from liverseg.nn.models import build_unet
 from liverseg.runner.paper import Paper
-from liverseg.runner.slice_predictor import SlicePredictor
 
 from experiments.unet_baseline.config import BaselineConfig, get_config
 

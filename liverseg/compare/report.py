@@ -22,7 +22,8 @@ import pandas as pd
 
 from liverseg.errors import InputError, OptionError
 from liverseg.io.atomic import atomic_path, atomic_write_text, read_json
-from liverseg.report.tables import MISSING, format_value, jsonable, write_metrics
+from liverseg.io.run_layout import CompareDir, RunDir
+from liverseg.report.tables import MISSING, format_value, write_metrics
 
 VOLUME = ("dice_per_case", "dice_global", "voe", "rvd", "assd", "msd")
 DETECTION = ("lesion_precision_50", "lesion_recall_50")
@@ -51,7 +52,7 @@ def count_parameters(obj) -> int:
 
 
 def _seconds_per_volume(run_dir: Path, variant: str, cases: list[str]) -> float:
-    path = run_dir / "predictions" / variant / "records.json"
+    path = RunDir(run_dir).records(variant)
     records = read_json(path) if path.is_file() else {}
     seconds = [records[c]["seconds"] for c in cases if "seconds" in records.get(c, {})]
     return float(np.mean(seconds)) if seconds else math.nan
@@ -80,7 +81,7 @@ def paper_scores(runs_and_splits, protocol: str = "liverseg") -> tuple[dict, pd.
     try:
         summary = aggregate(per_case.drop(columns=["fold"], errors="ignore"), protocol=protocol)
     except OptionError as err:  # a run scored before the per-case rows carried both protocols
-        raise InputError(first.run_dir / "evaluation" / first.variant / "per_case.csv",
+        raise InputError(RunDir(first.run_dir).per_case(first.variant),
                          f"{err} (delete that evaluation folder, or the run)") from None
     for structure in ("liver", "tumour"):
         if structure not in first.spec.structures:
@@ -133,7 +134,7 @@ def _same_slice(groups, per_case: pd.DataFrame, out_png: Path) -> tuple[dict, di
     mean = per_case.groupby("case").liver_dice.mean().sort_values(kind="stable")
     case_id = str(mean.index[len(mean) // 2]) if len(mean) else groups[0][0]["test"][0]
     split, runs = next((split, runs) for split, runs in groups if case_id in split["test"])
-    case = read_source_case(SliceCache(runs[0].run_dir / "cache"), case_id)
+    case = read_source_case(SliceCache(RunDir(runs[0].run_dir).cache), case_id)
     truth = np.asarray(case.label.array)
     z = pick_slice(truth, truth)
     preds = {run.spec.name: read_volume(prediction_path(run.run_dir, run.variant, case_id), kind="label").array[..., z]
@@ -156,7 +157,7 @@ def write_compare_report(groups, options) -> Path:
     from liverseg.report.compare_figures import plot_rank_stability, plot_significance_map
     from liverseg.report.methods import plot_methods_per_case
 
-    out = Path(options.out)
+    out = CompareDir(options.out)
     protocol = getattr(options, "protocol", "liverseg")
     names = [run.spec.name for run in groups[0][1]]
     by_paper = {name: [(runs[i], split) for split, runs in groups] for i, name in enumerate(names)}
@@ -167,16 +168,16 @@ def write_compare_report(groups, options) -> Path:
     per_case = pd.concat(frames, ignore_index=True)
     lead = ["paper", *(["fold"] if "fold" in per_case.columns else []), "case"]
     columns = [*lead, *[c for c in per_case.columns if c not in lead]]
-    with atomic_path(out / "per_case.csv") as tmp:
+    with atomic_path(out.per_case) as tmp:
         per_case[columns].to_csv(tmp, index=False)
     tested = _all_tested(groups)
     folds = len(groups) if "fold" in groups[0][0] else 0
     statistics = compare_statistics(per_case, method="paper", case="case", seed=options.seed)
-    plot_methods_per_case(per_case, out / "per_case_dice.png", ["liver_dice", "tumour_dice"], method="paper",
+    plot_methods_per_case(per_case, out.figure("per_case_dice"), ["liver_dice", "tumour_dice"], method="paper",
                           title=f"{len(tested)} " + ("out-of-fold cases" if folds else "common test cases"))
-    plot_rank_stability(statistics, out / "rank_stability.png")
-    plot_significance_map(statistics, out / "significance.png")
-    shown, shown_runs = _same_slice(groups, per_case, out / "same_slice.png")
+    plot_rank_stability(statistics, out.figure("rank_stability"))
+    plot_significance_map(statistics, out.figure("significance"))
+    shown, shown_runs = _same_slice(groups, per_case, out.figure("same_slice"))
     first = groups[0][1][0].cfg
     data = first.data_dir or f"the phantom ({first.phantom.cases} cases, {first.phantom.size} px, seed {first.phantom.seed})"
     if folds:
@@ -194,9 +195,9 @@ def write_compare_report(groups, options) -> Path:
                                  "reused": [run.reused or None for run, _ in by_paper[name]] if folds
                                  else (by_paper[name][0][0].reused or None),
                                  "scores": scores[name], "claimed": shown_runs[name].spec.claimed} for name in names}}
-    write_metrics(out, metrics)
+    write_metrics(out.metrics, metrics)
     text = _report_text(groups, scores, statistics, options, data)
-    return atomic_write_text(out / "report.md", text)
+    return atomic_write_text(out.report, text)
 
 
 def _ci(low, high) -> str:
@@ -258,7 +259,7 @@ def reading_aid(statistics: dict) -> list[str]:
         if yes:
             text += "supported: " + "; ".join(
                 f"{r['better']} better than {r['b'] if r['better'] == r['a'] else r['a']} by "
-                f"{abs(r['mean_difference']):.3g} (95 % CI of A - B {_ci(r['ci_low'], r['ci_high'])}, Holm p {_p(r['p_holm'])})"
+                f"{abs(r['mean_difference']):.3g} (95 % CI of {r['a']} - {r['b']} {_ci(r['ci_low'], r['ci_high'])}, Holm p {_p(r['p_holm'])})"
                 for r in yes) + ". "
         else:
             text += "no difference between two papers is supported. "

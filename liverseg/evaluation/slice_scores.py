@@ -1,4 +1,5 @@
-"""A slice-level tumour score of a run's variants on the test volumes, beside the LiTS volume scores.
+"""A slice-level tumour score of label volumes, beside the LiTS volume scores (a run's variants:
+`liverseg.runner.predictions.slice_scores`).
 
 `tumour_free_slice_specificity`: over the test patients' axial slices that hold liver and no tumour in
 the truth, the fraction on which the variant predicts no tumour voxel. It measures the tumour channel's
@@ -8,8 +9,6 @@ regression check can guard (it drops when a wrong channel or head is read as tum
 breaks).
 """
 from __future__ import annotations
-
-from pathlib import Path
 
 import numpy as np
 
@@ -34,19 +33,4 @@ def specificity(cases: list[tuple[np.ndarray, np.ndarray]]) -> float:
     return clean / total if total else float("nan")
 
 
-def variant_scores(cache, split: dict, run_dir: Path, variants) -> dict[str, dict[str, float]]:
-    """{variant: {SPECIFICITY: value}} over the test patients, for each of `variants`."""
-    from liverseg.io.volumes import read_volume
-    from liverseg.runner.data import read_source_case
-    from liverseg.runner.predictions import prediction_path
-
-    truths = {c: np.asarray(read_source_case(cache, c).label.array) for c in split["test"]}
-    out = {}
-    for variant in variants:
-        pairs = [(truth, np.asarray(read_volume(prediction_path(run_dir, variant, c), kind="label").array))
-                 for c, truth in truths.items()]
-        out[variant] = {SPECIFICITY: specificity(pairs)}
-    return out
-
-
-__all__ = ["SPECIFICITY", "tumour_free_slices", "specificity", "variant_scores"]
+__all__ = ["SPECIFICITY", "tumour_free_slices", "specificity"]
