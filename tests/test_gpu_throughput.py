@@ -40,6 +40,7 @@ def _stage_names(paper: str) -> list[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_smoke_run_measures_every_stage_without_tensorflow(tmp_path):
     out = tmp_path / "gpu.json"
     argv = [str(SCRIPT), "--profile", "smoke", "--papers", ",".join(PAPERS), "--policies", "float32",

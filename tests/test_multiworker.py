@@ -114,6 +114,7 @@ def _check_run_dir(run: Path, digest: str) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_multiworker_two_workers_same_weights_one_run_dir(tmp_path):
     pytest.importorskip("tensorflow")
     script = tmp_path / "worker.py"
@@ -136,6 +137,7 @@ def test_multiworker_two_workers_same_weights_one_run_dir(tmp_path):
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_multiworker_resume_then_skip(tmp_path):
     """Both workers die after epoch 0 was backed up; the rerun resumes both from the chief's
     backup (worker 1 reads it from RUN, as on a shared file system); a third run skips."""

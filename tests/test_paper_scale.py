@@ -57,6 +57,7 @@ def test_phantom_slices_option_resamples_the_same_extent():
 
 
 @pytest.mark.slow
+@pytest.mark.process
 def test_one_paper_train_step_at_paper_size(tmp_path):
     out = tmp_path / "scale.json"
     proc = subprocess.run([sys.executable, str(SCRIPT), "--paper", PAPER, "--phases", "train", "--backends",
