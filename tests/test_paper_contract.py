@@ -51,6 +51,38 @@ def test_default_split_takes_shares_and_counts_and_stratifies_by_tumour():
     assert toy.split(RunContext(ToyConfig("cpu")), _table(3)) is None  # too few: slice blocks
 
 
+def test_an_unstratified_split_is_the_plain_seeded_patient_split_and_rows_say_where_they_come_from():
+    from liverseg.data.splits import split_patients
+
+    class Plain(Toy):
+        stratify_split = False
+
+    cfg, table = ToyConfig("cpu", seed=1, test_patients=0.3, val_patients=0.2), _table(20)
+    plain = Plain().split(RunContext(cfg), table)
+    want = split_patients(list(table.case_id), val_fraction=0.2, test_fraction=0.3, seed=1)
+    assert all(plain[k] == want[k] for k in ("train", "val", "test")) and "stratified" not in plain["note"]
+    strata = {c: v > 0 for c, v in zip(table.case_id, table.tumour_mm3)}
+    stratified = split_patients(list(table.case_id), val_fraction=0.2, test_fraction=0.3, seed=1, stratify=strata)
+    assert Toy().split(RunContext(cfg), table)["test"] == stratified["test"] != want["test"]
+    ctx = RunContext(replace(cfg, dataset="lits"), split=plain)
+    assert Plain().row_label(ctx) == "liverseg cpu on lits (6 test patients)"
+    assert Plain().row_label(ctx, "3D Dice") == "liverseg cpu on lits (6 test patients, 3D Dice)"
+
+
+def test_stages_default_to_the_stages_module_of_the_package():
+    import experiments.gong.stages as gong_stages
+
+    gong = paper("gong")
+    cfg = gong.get_config("smoke")
+    assert [s.name for s in gong.stages(gong.context(cfg))] == [s.name for s in gong_stages.stages(cfg)]
+
+    class NoStages(Paper):  # defined in tests/, which has no stages module
+        name = "nostages"
+
+    with pytest.raises(NotImplementedError, match=r"nostages: no tests\.stages module with stages\(cfg\)"):
+        NoStages().stages(RunContext(ToyConfig("cpu")))
+
+
 def test_variant_stages_default_and_the_variant_check():
     toy, ctx = Toy(), RunContext(ToyConfig("cpu"))
     assert toy.variant_stages(ctx, "b") == ("b",) and toy.variant_stages(ctx, "whole") == ("a", "b")

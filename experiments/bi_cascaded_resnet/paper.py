@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 from liverseg.runner.paper import Paper
+from liverseg.runner.reporting import side_by_side_evaluation
 
-from experiments.bi_cascaded_resnet import figures, predict, stages
+from experiments.bi_cascaded_resnet import predict
 from experiments.bi_cascaded_resnet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, BiConfig, get_config
 
 TITLE = "Bi, Kim, Kumar, Feng, Automatic Liver Lesion Detection using Cascaded Deep Residual Networks"
@@ -27,6 +28,7 @@ PAPER_ROWS = [{"method": f"Bi Table 2: {VARIANT_TITLES[v]}", **{k: x / 100.0 for
               for v in TABLE_ORDER]
 # the CRF row is listed but not run: no fully connected 3D CRF package installs here (see README)
 NOT_RUN = {"cascade_crf": "not run: no dense-CRF package builds on Python 3.11 / NumPy 2 (README)"}
+PANEL_ORDER = ("vgg_fcn", "resnet", "cascade", "cascade_ms")  # Fig. 3's rows that run
 
 
 def jaccard_of_dice(dice: float) -> float:
@@ -47,32 +49,21 @@ class Bi(Paper):
     # no phantom lesion (lesion Dice 0 in every seed, a band that would reach zero); see README
     expected_keys = ("liver_dice_per_case", "liver_dice_global", "tumour_free_slice_specificity")
     predictor_class = predict.BiPredictor
-    extra_evaluation = staticmethod(figures.extra_evaluation)
+    # split: the default, not stratified. 2.1: LiTS' 131 training studies split by patient, 118 to train and
+    # 13 to score (seeded); CHOICE: `cfg.val_patients` for the checkpoint monitor (the paper keeps the last
+    # epoch of its fixed schedule)
+    stratify_split = False
 
-    def stages(self, ctx):
-        return stages.stages(ctx.cfg)
-
-    def split(self, ctx, table):
-        """2.1: LiTS' 131 training studies split by patient, 118 to train and 13 to score (seeded):
-        `cfg.test_patients` of the patients to test; CHOICE: `cfg.val_patients` of the rest for the
-        checkpoint monitor (the paper keeps the last epoch of its fixed schedule), not stratified."""
-        from liverseg.data.splits import split_patients
-
-        cfg, patients = ctx.cfg, list(table.case_id)
-        if len(patients) < self.min_patients_for_split:
-            return None
-        val_fraction = cfg.val_patients * (1.0 - cfg.test_patients)
-        parts = split_patients(patients, val_fraction=val_fraction, test_fraction=cfg.test_patients, seed=cfg.seed)
-        note = (f"{len(parts['train'])} / {len(parts['val'])} / {len(parts['test'])} patients (seed {cfg.seed}); "
-                "the paper: 118 train, 13 scored")
-        return {"train": parts["train"], "val": parts["val"], "test": parts["test"], "note": note}
+    def extra_evaluation(self, ctx):
+        """Fig. 3 on the median test patient of the default variant, at its slice with the most lesion."""
+        titles = {v: VARIANT_TITLES[v] for v in PANEL_ORDER}
+        return side_by_side_evaluation(ctx, titles, VARIANTS[0], "fig3_side_by_side", "Fig. 3")
 
     def variant_stages(self, ctx, variant):
         return (predict.STAGE_OF[variant],)
 
     def our_rows(self, ctx, summary: dict) -> list[dict]:
-        cfg, split = ctx.cfg, ctx.split
-        label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
+        label = self.row_label(ctx)
         rows = []
         for variant in TABLE_ORDER:
             if variant in NOT_RUN:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liverseg.runner.paper import Paper
 
-from experiments.gong import data, predict, stages
+from experiments.gong import data, predict
 from experiments.gong.config import GongConfig, get_config
 
 TITLE = "Gong et al., A U-Net based multi-scale feature extraction for liver tumour segmentation in CT images"
@@ -45,9 +45,6 @@ class Gong(Paper):
     variants = tuple(predict.VARIANTS)  # "crop" (the method) first: the default variant
     claimed = CLAIMED
     paper_rows = tuple(PAPER_ROWS)
-
-    def stages(self, ctx):
-        return stages.stages(ctx.cfg)
 
     def split(self, ctx, table):
         return data.choose_split(table, ctx.cfg, ctx.cfg.seed)

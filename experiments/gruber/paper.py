@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liverseg.runner.paper import Paper
 
-from experiments.gruber import predict, slices, stages
+from experiments.gruber import predict, slices
 from experiments.gruber.config import GruberConfig, alpha_name, get_config
 from experiments.gruber.stages import tumour_stage
 
@@ -64,9 +64,6 @@ class Gruber(Paper):
     # does not say it splits by patient; slices of one patient on both sides would leak), seeded,
     # stratified by tumour presence so that validation and test hold tumour slices
     calibrate, extra_evaluation = staticmethod(slices.calibrate), staticmethod(slices.extra_evaluation)
-
-    def stages(self, ctx):
-        return stages.stages(ctx.cfg)
 
     def variant_stages(self, ctx, variant):
         return (predict.variant_stage(ctx.cfg, variant),)

@@ -3,8 +3,9 @@ them, and the `Paper` (registered as `li_dalunet`)."""
 from __future__ import annotations
 
 from liverseg.runner.paper import Paper
+from liverseg.runner.reporting import side_by_side_evaluation
 
-from experiments.li_dalunet import figures, predict, stages
+from experiments.li_dalunet import predict
 from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiConfig, get_config
 
 TITLE = "Li, Pan, Lin, Deep Learning-Based Liver Cancer Segmentation Using U-net (DALU-Net)"
@@ -54,14 +55,14 @@ class Li(Paper):
     # split: the default, III-A gives none. CHOICE: `cfg.val_patients` / `cfg.test_patients` patients
     # (3 / 3 of 20: 14 / 3 / 3), seeded, stratified by tumour presence
 
-    def stages(self, ctx):
-        return stages.stages(ctx.cfg)
+    def extra_evaluation(self, ctx):
+        """Fig. 8 on the median test patient of the default variant, at its slice with the most tumour."""
+        titles = {v: VARIANT_TITLES[v] for v in TABLE_ORDER}
+        return side_by_side_evaluation(ctx, titles, "dalunet", "fig8_side_by_side", "Fig. 8")
 
-    extra_evaluation = staticmethod(figures.extra_evaluation)
 
     def our_rows(self, ctx, summary: dict) -> list[dict]:
-        cfg, split = ctx.cfg, ctx.split
-        label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients, 3D Dice per patient)"
+        label = self.row_label(ctx, "3D Dice per patient")
         rows = []
         for variant in TABLE_ORDER:
             values = summary[variant]

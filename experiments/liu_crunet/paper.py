@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from liverseg.runner.paper import Paper
 
-from experiments.liu_crunet import figures, predict, stages
+from experiments.liu_crunet import figures, predict
 from experiments.liu_crunet.config import (ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig, get_config,
                                            variant_stage)
 
@@ -53,29 +53,16 @@ class Liu(Paper):
     expected_keys = ("liver_dice_per_case", "liver_dice_global")
     predictor_class = predict.LiuPredictor
     extra_evaluation = staticmethod(figures.extra_evaluation)
-
-    def stages(self, ctx):
-        return stages.stages(ctx.cfg)
-
-    def split(self, ctx, table):
-        """One seeded split (cpu and smoke profiles; the paper profile runs III-B's ten folds, `cfg.folds`):
-        CHOICE: `cfg.test_patients` of the patients to test, `cfg.val_patients` for the checkpoint, not
-        stratified."""
-        from liverseg.data.splits import split_patients
-
-        cfg, patients = ctx.cfg, list(table.case_id)
-        if len(patients) < self.min_patients_for_split:
-            return None
-        parts = split_patients(patients, val_fraction=cfg.val_patients, test_fraction=cfg.test_patients, seed=cfg.seed)
-        return {"train": parts["train"], "val": parts["val"], "test": parts["test"],
-                "note": f"one seeded split (seed {cfg.seed}); the paper profile runs ten folds"}
+    # split: the default, not stratified (the cpu and smoke profiles; the paper profile runs III-B's ten
+    # folds, `cfg.folds`). CHOICE: `cfg.test_patients` of the patients to test, `cfg.val_patients` for the
+    # checkpoint
+    stratify_split = False
 
     def variant_stages(self, ctx, variant):
         return (variant_stage(variant),)
 
     def our_rows(self, ctx, summary: dict) -> list[dict]:
-        cfg, split = ctx.cfg, ctx.split
-        label = f"liverseg {cfg.profile} on {cfg.dataset} ({len(split['test'])} test patients)"
+        label = self.row_label(ctx)
         abs_rvd = summary.get("extra", {}).get("liver_rvd_abs", {})
         order = [*TABLE_ORDER, *(f"{v}{ALL_COMPONENTS}" for v in ("crunet_b", "crunet_d"))]
         return [{"method": f"{label}: {VARIANT_TITLES[v]}", "liver_dice": summary[v]["liver_dice_per_case"],

@@ -17,14 +17,17 @@ each one the same way. The smallest complete method (see README, "Adding a metho
 
     PAPER = Baseline()
 
-Defaults: a patient split stratified by tumour presence from `cfg.val_patients` / `cfg.test_patients`
-(shares, or patient counts when >= 1); a variant's predictor loads the best checkpoint of its stage
-into `predictor_class` (the shared slice predictor); `stage()` builds a stage's loss and metrics from
-`cfg.train`, so `--set train.loss=...` changes what is trained; one report row per variant; the
-stored scores in `expected_scores.json` beside the class's module.
+Defaults: the stages of the package's `stages.stages(cfg)`; a patient split from `cfg.val_patients`
+/ `cfg.test_patients` (shares, or patient counts when >= 1), stratified by tumour presence unless
+`stratify_split` is False; a variant's predictor loads the best checkpoint of its stage into
+`predictor_class` (the shared slice predictor); `stage()` builds a stage's loss and metrics from
+`cfg.train`, so `--set train.loss=...` changes what is trained; one report row per variant, each
+beginning with `row_label()`; the stored scores in `expected_scores.json` beside the class's module.
 """
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import inspect
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,21 +73,28 @@ class Paper:
     overlay_column: str = "tumour_dice"  # the per-case score that picks the report's overlays
     # below this many patients the runner trains on all of them and validates on held-out slice blocks
     min_patients_for_split: int = 4
+    stratify_split: bool = True  # the default split stratifies the patients by tumour presence
     predictor_class: type | None = None  # the default predictor's class (the shared slice predictor)
 
-    # ---- what every method declares -------------------------------------------------------------
+    # ---- what every method declares (stages: its own module, or an override) ----------------------
     def get_config(self, profile: str):
         """The resolved config of a profile (`paper`, `cpu`, `smoke`), an instance of `config_class`."""
         raise NotImplementedError
 
     def stages(self, ctx: RunContext) -> list[Stage]:
-        """The training stages, in order."""
-        raise NotImplementedError
+        """The training stages, in order. Default: `stages(cfg)` of the `stages` module of the class's
+        package (`experiments/<name>/stages.py`)."""
+        package = type(self).__module__.rpartition(".")[0]
+        if not package or importlib.util.find_spec(f"{package}.stages") is None:
+            raise NotImplementedError(f"{self.name}: no {package or type(self).__module__}.stages module with "
+                                      "stages(cfg); override Paper.stages")
+        return importlib.import_module(f"{package}.stages").stages(ctx.cfg)
 
     # ---- hooks with defaults ---------------------------------------------------------------------
     def split(self, ctx: RunContext, table) -> dict | None:
-        """Patients to train, validate and test, stratified by tumour presence; None when the data
-        hold fewer than `min_patients_for_split` patients (the runner then holds out slice blocks)."""
+        """Patients to train, validate and test (`cfg.val_patients`, `cfg.test_patients`), stratified by
+        tumour presence unless `stratify_split` is False; None when the data hold fewer than
+        `min_patients_for_split` patients (the runner then holds out slice blocks)."""
         from liverseg.data.splits import split_patients
 
         n = len(table)
@@ -93,9 +103,9 @@ class Paper:
         val, test = (_share(getattr(ctx.cfg, key), n) for key in ("val_patients", "test_patients"))
         strata = {c: ("tumour" if v > 0 else "none") for c, v in zip(table.case_id, table.tumour_mm3)}
         parts = split_patients(list(table.case_id), val_fraction=val, test_fraction=test, seed=ctx.cfg.seed,
-                               stratify=strata)
-        note = (f"{len(parts['train'])} / {len(parts['val'])} / {len(parts['test'])} patients "
-                f"(seed {ctx.cfg.seed}, stratified by tumour presence)")
+                               stratify=strata if self.stratify_split else None)
+        how = ", stratified by tumour presence" if self.stratify_split else ""
+        note = f"{len(parts['train'])} / {len(parts['val'])} / {len(parts['test'])} patients (seed {ctx.cfg.seed}{how})"
         return {"train": parts["train"], "val": parts["val"], "test": parts["test"], "note": note}
 
     def variant_stages(self, ctx: RunContext, variant: str) -> tuple[str, ...]:
@@ -126,7 +136,7 @@ class Paper:
 
     def our_rows(self, ctx: RunContext, summary: dict) -> list[dict]:
         """Rows of the report table beside `paper_rows`: one per variant."""
-        label = f"liverseg {ctx.cfg.profile} on {ctx.cfg.dataset} ({len(ctx.split['test'])} test patients)"
+        label = self.row_label(ctx)
         return [{"method": f"{label}: {v}", **{k: summary[v].get(k) for k in ROW_COLUMNS}} for v in self.variants]
 
     def notes(self, ctx: RunContext) -> list[str]:
@@ -143,6 +153,11 @@ class Paper:
         return training_stage(name, build_model, cfg.train if train is None else train,
                               getattr(cfg, "outputs", ("liver",)), sources or (cfg.data,),
                               augment=getattr(cfg, "augment", None) if augment is None else augment, **more)
+
+    def row_label(self, ctx: RunContext, detail: str = "") -> str:
+        """"liverseg <profile> on <dataset> (<n> test patients[, detail])": how our report rows begin."""
+        more = f", {detail}" if detail else ""
+        return f"liverseg {ctx.cfg.profile} on {ctx.cfg.dataset} ({len(ctx.split['test'])} test patients{more})"
 
     def check_variant(self, variant: str) -> None:
         if variant not in self.variants:

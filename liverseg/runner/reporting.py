@@ -5,7 +5,7 @@ from pathlib import Path
 
 from liverseg.io.run_layout import RunDir
 from liverseg.runner.data import read_source_case
-from liverseg.runner.predictions import per_case_table, prediction_path
+from liverseg.runner.predictions import per_case_table, prediction_path, slice_scores
 
 COMMON_NOTES = (
     "Dice per case = mean over test cases; global Dice = one Dice over all test voxels (LiTS protocol).",
@@ -49,6 +49,17 @@ def variants_side_by_side(cache, split: dict, run_dir: Path, titles, default: st
     z, image = variants_figure(case.image.array, np.asarray(case.label.array), preds, titles, default, out_png,
                                f"{figure}: test patient {case_id}", window)
     return {"case": case_id, "slice": z}, image
+
+
+def side_by_side_evaluation(ctx, titles: dict, default: str, figure: str, key: str) -> tuple[dict, list[Path]]:
+    """The extra evaluation of a paper with several rows (Li Fig. 8, Bi Fig. 3): `variants_side_by_side`
+    saved as the run's figure `figure` (titled `key`, e.g. "Fig. 8") and the slice-level tumour-free
+    specificity of every variant of `titles` (`liverseg.evaluation.slice_scores`); `default`'s is the
+    score checked against `expected_scores.json`. Summary keys: "fig8" for "Fig. 8", "rows", "scores"."""
+    shown, image = variants_side_by_side(ctx.cache, ctx.split, ctx.run_dir, titles, default,
+                                         RunDir(ctx.run_dir).figure(figure), key, ctx.cfg.preprocess.window)
+    rows = slice_scores(ctx.cache, ctx.split, ctx.run_dir, tuple(titles))
+    return {key.lower().replace(". ", ""): shown, "rows": rows, "scores": rows[default]}, [image]
 
 
 VOLUME_COLUMNS = (("dice_per_case", "Dice per case"), ("dice_global", "global Dice"), ("voe", "VOE"),
