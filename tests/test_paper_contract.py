@@ -69,6 +69,19 @@ def test_an_unstratified_split_is_the_plain_seeded_patient_split_and_rows_say_wh
     assert Plain().row_label(ctx, "3D Dice") == "liverseg cpu on lits (6 test patients, 3D Dice)"
 
 
+def test_profiles_default_to_get_config_of_the_config_module():
+    from experiments.li_dalunet import config as li_config
+
+    li = paper("li_dalunet")
+    assert li.get_config("cpu") == li_config.get_config("cpu") and "get_config" not in type(li).__dict__
+
+    class NoProfiles(Paper):  # ToyConfig's module (this one) has no get_config
+        name, config_class = "noprofiles", ToyConfig
+
+    with pytest.raises(NotImplementedError, match="noprofiles: config_class's module has no get_config"):
+        NoProfiles().get_config("cpu")
+
+
 def test_stages_default_to_the_stages_module_of_the_package():
     import experiments.gong.stages as gong_stages
 

@@ -8,7 +8,7 @@ from liverseg.runner.paper import Paper
 from liverseg.runner.reporting import side_by_side_evaluation
 
 from experiments.bi_cascaded_resnet import predict
-from experiments.bi_cascaded_resnet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, BiConfig, get_config
+from experiments.bi_cascaded_resnet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, BiConfig
 
 TITLE = "Bi, Kim, Kumar, Feng, Automatic Liver Lesion Detection using Cascaded Deep Residual Networks"
 
@@ -40,7 +40,6 @@ class Bi(Paper):
     name = "bi_cascaded_resnet"
     title = TITLE
     config_class = BiConfig
-    get_config = staticmethod(get_config)
     # 2.1: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = VARIANTS  # "cascade_ms" first: the default variant
     claimed = CLAIMED

@@ -5,7 +5,7 @@ from __future__ import annotations
 from liverseg.runner.paper import Paper
 
 from experiments.gong import data, predict
-from experiments.gong.config import GongConfig, get_config
+from experiments.gong.config import GongConfig
 
 TITLE = "Gong et al., A U-Net based multi-scale feature extraction for liver tumour segmentation in CT images"
 
@@ -40,7 +40,6 @@ class Gong(Paper):
     name = "gong"
     title = TITLE
     config_class = GongConfig
-    get_config = staticmethod(get_config)
     # 3: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = tuple(predict.VARIANTS)  # "crop" (the method) first: the default variant
     claimed = CLAIMED

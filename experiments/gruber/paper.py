@@ -5,7 +5,7 @@ from __future__ import annotations
 from liverseg.runner.paper import Paper
 
 from experiments.gruber import predict, slices
-from experiments.gruber.config import GruberConfig, alpha_name, get_config
+from experiments.gruber.config import GruberConfig, alpha_name
 from experiments.gruber.stages import tumour_stage
 
 TITLE = "Gruber et al., A Joint Deep Learning Approach for Automated Liver and Tumor Segmentation"
@@ -53,7 +53,6 @@ class Gruber(Paper):
     name = "gruber"
     title = TITLE
     config_class = GruberConfig
-    get_config = staticmethod(get_config)
     # 3.1: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = predict.VARIANTS  # "sequential" first: the default variant
     claimed = CLAIMED

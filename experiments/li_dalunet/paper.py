@@ -6,7 +6,7 @@ from liverseg.runner.paper import Paper
 from liverseg.runner.reporting import side_by_side_evaluation
 
 from experiments.li_dalunet import predict
-from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiConfig, get_config
+from experiments.li_dalunet.config import TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiConfig
 
 TITLE = "Li, Pan, Lin, Deep Learning-Based Liver Cancer Segmentation Using U-net (DALU-Net)"
 
@@ -42,7 +42,6 @@ class Li(Paper):
     name = "li_dalunet"
     title = TITLE
     config_class = LiConfig
-    get_config = staticmethod(get_config)
     # III-A: 3D-IRCADb-01. LiTS (and MSD Task03_Liver, LiTS repackaged) holds those 20 patients too.
     datasets = ("phantom", "ircadb", "lits", "msd")
     variants = VARIANTS  # "dalunet" first: the default variant

@@ -5,8 +5,7 @@ from __future__ import annotations
 from liverseg.runner.paper import Paper
 
 from experiments.liu_crunet import figures, predict
-from experiments.liu_crunet.config import (ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig, get_config,
-                                           variant_stage)
+from experiments.liu_crunet.config import ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig, variant_stage
 
 TITLE = "Liu et al., CR-U-Net: Cascaded U-Net with Residual Mapping for Liver Segmentation in CT Images"
 
@@ -43,7 +42,6 @@ class Liu(Paper):
     name = "liu_crunet"
     title = TITLE
     config_class = LiuConfig
-    get_config = staticmethod(get_config)
     # III-A: LiTS. MSD Task03_Liver is LiTS repackaged; 3D-IRCADb patients carry the same labels.
     variants = VARIANTS  # "crunet_d" first: the default variant
     claimed = CLAIMED

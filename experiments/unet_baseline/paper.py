@@ -3,7 +3,7 @@ from liverseg.infer.slice_predictor import SlicePredictor
 from liverseg.nn.models import build_unet
 from liverseg.runner.paper import Paper
 
-from experiments.unet_baseline.config import BaselineConfig, get_config
+from experiments.unet_baseline.config import BaselineConfig
 
 
 def build_model(cfg: BaselineConfig):
@@ -18,7 +18,6 @@ class Baseline(Paper):
     config_class = BaselineConfig
     variants = ("unet",)
     predictor_class = SlicePredictor
-    get_config = staticmethod(get_config)
 
     def stages(self, ctx):
         return [self.stage(ctx, "unet", lambda: build_model(ctx.cfg))]

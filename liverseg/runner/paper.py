@@ -7,17 +7,15 @@ each one the same way. The smallest complete method (see README, "Adding a metho
 
     class Baseline(Paper):
         name, title, variants = "baseline", "A plain U-Net", ("unet",)
-        config_class = BaselineConfig
-
-        def get_config(self, profile):
-            return PROFILE_CONFIGS[profile]()
+        config_class = BaselineConfig  # its module's get_config(profile) gives the profiles
 
         def stages(self, ctx):
             return [self.stage(ctx, "unet", lambda: build_unet(ctx.cfg))]
 
     PAPER = Baseline()
 
-Defaults: the stages of the package's `stages.stages(cfg)`; a patient split from `cfg.val_patients`
+Defaults: the profiles of `config_class`'s module (`get_config`); the stages of the package's
+`stages.stages(cfg)`; a patient split from `cfg.val_patients`
 / `cfg.test_patients` (shares, or patient counts when >= 1), stratified by tumour presence unless
 `stratify_split` is False; a variant's predictor loads the best checkpoint of its stage into
 `predictor_class` (the shared slice predictor); `stage()` builds a stage's loss and metrics from
@@ -78,8 +76,13 @@ class Paper:
 
     # ---- what every method declares (stages: its own module, or an override) ----------------------
     def get_config(self, profile: str):
-        """The resolved config of a profile (`paper`, `cpu`, `smoke`), an instance of `config_class`."""
-        raise NotImplementedError
+        """The resolved config of a profile (`paper`, `cpu`, `smoke`), an instance of `config_class`.
+        Default: `get_config(profile)` of `config_class`'s module (`liverseg.config.profile_getter`)."""
+        module = importlib.import_module(self.config_class.__module__) if self.config_class else None
+        if not callable(getattr(module, "get_config", None)):
+            raise NotImplementedError(f"{self.name}: config_class's module has no get_config(profile); "
+                                      "override Paper.get_config")
+        return module.get_config(profile)
 
     def stages(self, ctx: RunContext) -> list[Stage]:
         """The training stages, in order. Default: `stages(cfg)` of the `stages` module of the class's
