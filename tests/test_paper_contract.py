@@ -92,8 +92,10 @@ def test_stages_default_to_the_stages_module_of_the_package():
     class NoStages(Paper):  # defined in tests/, which has no stages module
         name = "nostages"
 
-    with pytest.raises(NotImplementedError, match=r"nostages: no tests\.stages module with stages\(cfg\)"):
+    with pytest.raises(NotImplementedError, match=r"nostages: no stages module with stages\(cfg\) beside tests\."):
         NoStages().stages(RunContext(ToyConfig("cpu")))
+    derived = type("Derived", (type(gong),), {})()  # a subclass defined here keeps Gong's stages
+    assert [s.name for s in derived.stages(gong.context(cfg))] == [s.name for s in gong_stages.stages(cfg)]
 
 
 def test_variant_stages_default_and_the_variant_check():

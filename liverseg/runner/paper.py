@@ -87,11 +87,14 @@ class Paper:
     def stages(self, ctx: RunContext) -> list[Stage]:
         """The training stages, in order. Default: `stages(cfg)` of the `stages` module of the class's
         package (`experiments/<name>/stages.py`)."""
-        package = type(self).__module__.rpartition(".")[0]
-        if not package or importlib.util.find_spec(f"{package}.stages") is None:
-            raise NotImplementedError(f"{self.name}: no {package or type(self).__module__}.stages module with "
-                                      "stages(cfg); override Paper.stages")
-        return importlib.import_module(f"{package}.stages").stages(ctx.cfg)
+        for klass in type(self).__mro__:  # a subclass defined elsewhere keeps its paper's stages
+            if klass is Paper:
+                break
+            package = klass.__module__.rpartition(".")[0]
+            if package and importlib.util.find_spec(f"{package}.stages") is not None:
+                return importlib.import_module(f"{package}.stages").stages(ctx.cfg)
+        raise NotImplementedError(f"{self.name}: no stages module with stages(cfg) beside {type(self).__module__}; "
+                                  "override Paper.stages")
 
     # ---- hooks with defaults ---------------------------------------------------------------------
     def split(self, ctx: RunContext, table) -> dict | None:
