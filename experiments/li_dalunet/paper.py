@@ -59,7 +59,6 @@ class Li(Paper):
         titles = {v: VARIANT_TITLES[v] for v in TABLE_ORDER}
         return side_by_side_evaluation(ctx, titles, "dalunet", "fig8_side_by_side", "Fig. 8")
 
-
     def our_rows(self, ctx, summary: dict) -> list[dict]:
         label = self.row_label(ctx, "3D Dice per patient")
         rows = []

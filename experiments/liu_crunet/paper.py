@@ -5,7 +5,8 @@ from __future__ import annotations
 from liverseg.runner.paper import Paper
 
 from experiments.liu_crunet import figures, predict
-from experiments.liu_crunet.config import ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig, variant_stage
+from experiments.liu_crunet.config import ALL_COMPONENTS, TABLE_ORDER, VARIANT_TITLES, VARIANTS, LiuConfig
+from experiments.liu_crunet.config import variant_stage
 
 TITLE = "Liu et al., CR-U-Net: Cascaded U-Net with Residual Mapping for Liver Segmentation in CT Images"
 

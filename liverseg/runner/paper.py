@@ -24,7 +24,6 @@ beginning with `row_label()`; the stored scores in `expected_scores.json` beside
 """
 from __future__ import annotations
 
-import importlib
 import importlib.util
 import inspect
 from dataclasses import dataclass
@@ -74,7 +73,7 @@ class Paper:
     stratify_split: bool = True  # the default split stratifies the patients by tumour presence
     predictor_class: type | None = None  # the default predictor's class (the shared slice predictor)
 
-    # ---- what every method declares (stages: its own module, or an override) ----------------------
+    # ---- what every method has: found by convention in its package, or overridden ---------------
     def get_config(self, profile: str):
         """The resolved config of a profile (`paper`, `cpu`, `smoke`), an instance of `config_class`.
         Default: `get_config(profile)` of `config_class`'s module (`liverseg.config.profile_getter`)."""
