@@ -61,6 +61,12 @@ class GongConfig(RunConfig):
     # buys recall: on the cpu profile's validation patients tumour Dice per case 0.27 at 0.5, 0.31
     # at 0.1 (0.09 -> 0.33 on its test patients; README).
     crop_threshold: float = 0.1
+    # CHOICE: where the coarse U-Net finds no tumour on a slice that holds coarse liver, crop around
+    # that liver instead (its four boundary points) and let the fine network decide. False: 2.2 as
+    # written, no crop without a coarse tumour. The cpu profile sets True: its coarse U-Net
+    # localises the liver but not the phantom's small lesions (benchmarks/RESULTS.md, "Tumours at the
+    # cpu profile"), and the fine network already trains on liver-centred crops (stages.py)
+    crop_on_liver: bool = False
     # CHOICE: share of the coarse U-Net's samples drawn from tumour slices (`liverseg.data.sampling.
     # tumour_mix`; 0 = 2.1's liver slices alone). The coarse tumour map places the crops (2.2)
     coarse_tumour_share: float = 0.0
@@ -125,28 +131,31 @@ def _paper() -> GongConfig:
 
 
 def _cpu(paper: GongConfig) -> GongConfig:
-    """2 CPU cores in minutes (at most 15 on a machine without AVX-512), on a 16-case phantom.
+    """2 CPU cores in minutes, on a 16-case phantom.
 
-    Slices at 128 px (crops 64 px), 8 / 16 filters, lr 1e-3 (the paper's 1e-4 / 1e-5 need hundreds
-    of GPU epochs). Epochs are capped in steps so that the time does not grow with the phantom:
-    coarse 20 x 24 batches (a real 1-2 patient folder has fewer, and runs whole epochs), fine
-    16 x 10 batches with 4 validation batches (the ablation 3). No early stopping: the fine
-    network's validation score stays near 0 for its first 8-10 epochs and then rises (stopping
-    after 4 flat epochs gave a tumour Dice of 0.05 instead of 0.24). The whole-slice ablation
-    network costs 4x a crop per step: 6 x 6 batches, enough to show the pipeline, not to converge
-    (see README)."""
-    size = 128
+    Slices at the phantom's own 256 px, so that its lesions survive (at 128 px a U-Net did not find
+    them in 400 steps; benchmarks/RESULTS.md, "Tumours at the cpu profile"). The coarse U-Net sees
+    them at 128 px (`downsample` 2): it localises the liver; the fine network works on 128 px crops
+    at 256 px, half the slice as 2.2's 256 of 512, and where the coarse U-Net finds no tumour the
+    crop is placed on its liver (`crop_on_liver`). 8 filters in both networks, lr 1e-3 (the paper's
+    1e-4 / 1e-5 need hundreds of GPU epochs). Epochs are capped in steps so that the time does not
+    grow with the phantom: coarse 16 x 24 batches of 8, fine 14 x 20 batches of 8 with 4 validation
+    batches (ablation 3). No early stopping: the fine network's validation score stays near 0 for
+    its first epochs and then rises. The whole-slice ablation network (256 px, 4x a crop per step)
+    gets 2 x 2 batches: it shows the pipeline, it does not converge (see README)."""
+    size = 256
     return replace(
         paper, profile="cpu", expected_minutes=15.0,
         preprocess=replace(paper.preprocess, size=size),
-        coarse_model=replace(paper.coarse_model, base_filters=8),
-        fine_model=replace(paper.fine_model, base_filters=16),
+        coarse_model=replace(paper.coarse_model, base_filters=8, downsample=2),
+        fine_model=replace(paper.fine_model, base_filters=8),
         coarse_data=replace(paper.coarse_data, batch_size=8),
-        fine_data=replace(paper.fine_data, batch_size=16, crop_size=size // 2, crop_jitter=size // 8),
-        coarse_train=replace(paper.coarse_train, epochs=20, learning_rate=1e-3, steps_per_epoch=24),
-        fine_train=replace(paper.fine_train, epochs=16, learning_rate=1e-3, steps_per_epoch=10, validation_steps=4),
-        fine_whole_train=replace(paper.fine_whole_train, epochs=6, learning_rate=1e-3, steps_per_epoch=6,
-                                 validation_steps=3),
+        fine_data=replace(paper.fine_data, batch_size=8, crop_size=size // 2, crop_jitter=size // 8),
+        crop_on_liver=True,
+        coarse_train=replace(paper.coarse_train, epochs=16, learning_rate=1e-3, steps_per_epoch=24),
+        fine_train=replace(paper.fine_train, epochs=14, learning_rate=1e-3, steps_per_epoch=20, validation_steps=4),
+        fine_whole_train=replace(paper.fine_whole_train, epochs=2, learning_rate=1e-3, steps_per_epoch=2,
+                                 validation_steps=1),
         train_patients=10, test_patients=5,
         phantom=PhantomConfig(cases=16, size=256, seed=0),
     )
@@ -159,7 +168,8 @@ def _smoke(paper: GongConfig) -> GongConfig:
     return replace(
         cpu, profile="smoke", expected_minutes=0.0,
         preprocess=replace(cpu.preprocess, size=size),
-        coarse_model=replace(cpu.coarse_model, dropout=0.0),  # too few epochs to learn through dropout
+        # too few epochs to learn through dropout; one resolution, and 2.2's crops, at 64 px
+        coarse_model=replace(cpu.coarse_model, dropout=0.0, downsample=1), crop_on_liver=False,
         fine_model=replace(cpu.fine_model, base_filters=8),
         fine_data=replace(cpu.fine_data, batch_size=8, crop_size=size // 2, crop_jitter=size // 8),
         coarse_train=replace(cpu.coarse_train, epochs=10, steps_per_epoch=0),

@@ -51,9 +51,14 @@ class GongCascade:
     def _predict(self, model, x: np.ndarray) -> np.ndarray:
         return predict_slices(model, x, batch_size=self.batch_size)
 
-    def _boxes(self, tumour: np.ndarray) -> list:
-        """2.2: a crop centred on the centre of the four boundary points of the coarse tumour, per slice."""
-        return [CropBox.around(t, self.cfg.fine_data.crop_size, z=z) for z, t in enumerate(tumour)]
+    def _boxes(self, tumour: np.ndarray, liver: np.ndarray) -> list:
+        """2.2: a crop centred on the centre of the four boundary points of the coarse tumour, per
+        slice; with `crop_on_liver`, on those of the coarse liver where no tumour was found."""
+        size = self.cfg.fine_data.crop_size
+        boxes = [CropBox.around(t, size, z=z) for z, t in enumerate(tumour)]
+        if self.cfg.crop_on_liver:
+            boxes = [b if b is not None else CropBox.around(l, size, z=z) for z, (b, l) in enumerate(zip(boxes, liver))]
+        return boxes
 
     def run(self, volume) -> CascadeOutput:
         cfg = self.cfg
@@ -64,7 +69,7 @@ class GongCascade:
         liver = largest_component(coarse[..., 0] > cfg.threshold)
         tumour = (coarse[..., 1] > cfg.crop_threshold) & liver
         if self.variant == "crop":
-            boxes = self._boxes(tumour)
+            boxes = self._boxes(tumour, liver)
             fine = predict_in_boxes(lambda x: self._predict(self.fine, x), slices[..., None], boxes)[..., 0]
         else:
             boxes = [None] * len(slices)

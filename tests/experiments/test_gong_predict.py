@@ -94,3 +94,29 @@ def test_no_coarse_tumour_means_no_crop_and_no_tumour_label():
     result = GongCascade(cfg, StubNet(liver_only, 2), fine, variant="crop")(volume)
     assert not fine.calls and result.record == {"crop_boxes": {}}
     assert set(np.unique(result.labels)) == {0, 1}
+
+
+def test_crop_on_liver_crops_around_the_coarse_liver_where_no_tumour_was_found():
+    cfg = get_config("smoke")
+    cfg = replace(cfg, preprocess=replace(cfg.preprocess, size=S), fine_data=replace(cfg.fine_data, crop_size=CROP),
+                  crop_on_liver=True)
+
+    def liver_only(shape):  # liver rows/cols 10..49 (box centre 29.5, 29.5); no tumour on the last slice
+        out = coarse_probs(shape)
+        out[..., 1] = 0.0
+        return out
+
+    class PerSlice(StubNet):  # one padded batch: slice Z - 1 (and the padding) without tumour
+        def predict_on_batch(self, x):
+            return np.stack([coarse_probs(x.shape) if i < Z - 1 else liver_only(x.shape)
+                             for i in range(len(x))]).astype(np.float32)
+
+    volume = volume_from_array(np.zeros((S, S, Z), np.int16), np.eye(4), "stub.nii.gz")
+    out = GongCascade(cfg, PerSlice(None, 2), StubNet(fine_probs, 1), variant="crop").run(volume)
+    # slices 0..2: around the coarse tumour as before; slice 3: centre 29.5 -> start 14
+    assert [b.box for b in out.boxes] == [(8, 17, 40, 49)] * (Z - 1) + [(14, 14, 46, 46)]
+    expected = np.zeros((S, S), np.uint8)
+    expected[10:50, 10:50] = 1
+    expected[15:46, 14:46] = 2  # the fine map (crop minus its first row) inside the liver
+    np.testing.assert_array_equal(out.labels[..., Z - 1], expected)
+    assert get_config("paper").crop_on_liver is False  # 2.2 as written at the paper profile
