@@ -58,8 +58,8 @@ class GongConfig(RunConfig):
     threshold: float = 0.5  # CHOICE: sigmoid outputs thresholded at 0.5
     # CHOICE: coarse tumour probability above which a slice gets a crop. 2.2 uses the coarse U-Net
     # for the "approximate position" only and the fine stage makes the final call, so a low value
-    # buys recall: on the cpu profile's validation patients tumour Dice per case 0.27 at 0.5, 0.31
-    # at 0.1 (0.09 -> 0.33 on its test patients; README).
+    # buys recall: on an earlier (128 px) cpu profile's validation patients tumour Dice per case 0.27
+    # at 0.5, 0.31 at 0.1 (0.09 -> 0.33 on its test patients; README).
     crop_threshold: float = 0.1
     # CHOICE: where the coarse U-Net finds no tumour on a slice that holds coarse liver, crop around
     # that liver instead (its four boundary points) and let the fine network decide. False: 2.2 as
