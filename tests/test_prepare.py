@@ -115,7 +115,11 @@ def test_rerun_skips_and_other_recipe_needs_overwrite(tmp_path, capsys):
                           "--paper", "gong", "--profile", "cpu", "--overwrite", "--quiet")
     assert code == 0
     cache = SliceCache(out)
-    assert cache.recipe["profile"] == "cpu" and cache.image("lits-0").shape == (DEPTH, 128, 128)
+    from experiments.gong.config import get_config
+
+    size = get_config("cpu").preprocess.size  # the cpu recipe's own size, not the smoke one's
+    assert size != get_config("smoke").preprocess.size
+    assert cache.recipe["profile"] == "cpu" and cache.image("lits-0").shape == (DEPTH, size, size)
 
 
 def test_failed_overwrite_keeps_the_previous_cache(tmp_path, capsys):
