@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from experiments.gong.config import get_config as gong_config
+
 import liverseg.data.cache_builder as prep
 from data_prep.ircadb import discover_ircadb
 from data_prep.lits import discover_lits, discover_msd
@@ -115,10 +117,8 @@ def test_rerun_skips_and_other_recipe_needs_overwrite(tmp_path, capsys):
                           "--paper", "gong", "--profile", "cpu", "--overwrite", "--quiet")
     assert code == 0
     cache = SliceCache(out)
-    from experiments.gong.config import get_config
-
-    size = get_config("cpu").preprocess.size  # the cpu recipe's own size, not the smoke one's
-    assert size != get_config("smoke").preprocess.size
+    size = gong_config("cpu").preprocess.size  # the cpu recipe's own size, not the smoke one's
+    assert size != gong_config("smoke").preprocess.size
     assert cache.recipe["profile"] == "cpu" and cache.image("lits-0").shape == (DEPTH, size, size)
 
 
